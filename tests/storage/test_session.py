@@ -74,7 +74,9 @@ def test_naive_datetimes_are_refused(db: Database) -> None:
         session.flush()
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"]
+)
 def test_audit_log_is_append_only_in_the_database(db: Database, statement: str) -> None:
     with db.transaction() as session:
         session.add(AuditEvent(actor_label="cli", action="user.create"))

@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""The REST API under /api/v1. One module per resource; routes stay thin."""
+
+from fastapi import APIRouter
+
+from socialdesk.web.api import audit, invitations, me, members, tokens, workspaces
+from socialdesk.web.api.schemas import ErrorResponse
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in [
+        (401, "Not signed in, or the token is not valid"),
+        (403, "The role does not allow it"),
+        (404, "No such thing in this workspace"),
+        (422, "Bad input; nothing was changed"),
+    ]
+}
+
+router = APIRouter(prefix="/api/v1", responses=_ERRORS)
+for module in (me, workspaces, members, invitations, tokens, audit):
+    router.include_router(module.router)
+
+__all__ = ["router"]

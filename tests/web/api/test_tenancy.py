@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Invariant 4: no endpoint returns another workspace's data.
+
+The test walks EVERY API route that takes a workspace, as a member of another workspace
+(with a token and with a browser session), and gets 403/404 with none of the other
+workspace's data. A route with a path parameter this test does not know fails the test,
+so new routes cannot slip past it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from socialdesk.accounts import invitations, workspaces
+from socialdesk.accounts.audit import Actor
+from socialdesk.accounts.roles import Role
+from socialdesk.config import Settings
+from socialdesk.storage import Database
+from socialdesk.storage.tables import ApiToken, Membership
+from tests.web.api.helpers import CSRF, Person, browser_cookie, make_person
+
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/api/v1/workspaces/{workspace_id}"): {"name": "Pwned"},
+    ("POST", "/api/v1/workspaces/{workspace_id}/members"): {
+        "email": "ana@example.com",
+        "role": "owner",
+    },
+    ("PATCH", "/api/v1/workspaces/{workspace_id}/members/{membership_id}"): {"role": "approver"},
+    ("POST", "/api/v1/workspaces/{workspace_id}/invitations"): {
+        "email": "eve@example.com",
+        "role": "owner",
+    },
+    ("POST", "/api/v1/workspaces/{workspace_id}/tokens"): {"name": "stolen"},
+}
+
+
+def _victim_ids(db: Database, victim: Person) -> dict[str, uuid.UUID]:
+    with db.transaction() as session:
+        access = workspaces.access_for(session, user=victim.user, workspace_id=victim.workspace.id)
+        invitation, _ = invitations.create_invitation(
+            session, access=access, actor=Actor.cli(), email="new@example.com", role=Role.MANAGER
+        )
+        membership = session.query(Membership).filter_by(workspace_id=victim.workspace.id).first()
+        token = session.query(ApiToken).filter_by(workspace_id=victim.workspace.id).first()
+        assert membership is not None
+        assert token is not None
+        return {
+            "workspace_id": victim.workspace.id,
+            "membership_id": membership.id,
+            "invitation_id": invitation.id,
+            "token_id": token.id,
+        }
+
+
+def _workspace_routes(client: TestClient) -> list[tuple[str, str]]:
+    """Every documented API route that takes a workspace (from the OpenAPI schema)."""
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    return [
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if "{workspace_id}" in path
+        for method in operations
+    ]
+
+
+def _snapshot(db: Database, victim: Person) -> tuple[object, ...]:
+    with db.transaction() as session:
+        workspace = session.get_one(type(victim.workspace), victim.workspace.id)
+        roles = sorted(
+            m.role for m in session.query(Membership).filter_by(workspace_id=workspace.id)
+        )
+        tokens = session.query(ApiToken).filter_by(workspace_id=workspace.id).count()
+        return workspace.name, tuple(roles), tokens
+
+
+@pytest.mark.parametrize("credentials", ["token", "browser"])
+def test_every_workspace_route_refuses_a_member_of_another_workspace(
+    client: TestClient, db: Database, settings: Settings, credentials: str
+) -> None:
+    attacker = make_person(db, "ana@example.com", "Attacker Inc")
+    victim = make_person(db, "victor@example.com", "Victim Ltd")
+    victim_ids = _victim_ids(db, victim)
+    before = _snapshot(db, victim)
+    if credentials == "token":
+        headers = attacker.bearer
+    else:
+        client.cookies.update(browser_cookie(settings, attacker.user))
+        headers = {"X-CSRF-Token": CSRF}
+
+    routes = _workspace_routes(client)
+    assert len(routes) >= 12, routes
+    secrets_of_victim = [str(v) for v in victim_ids.values()] + ["Victim Ltd", "victor@"]
+    for method, path in routes:
+        # Both the other workspace outright, and our own workspace with their objects in it.
+        for own_workspace in (False, True):
+            ids = dict(victim_ids)
+            if own_workspace:
+                if path.endswith("{workspace_id}") or path.count("{") == 1:
+                    continue
+                ids["workspace_id"] = attacker.workspace.id
+            url = path
+            for name in [part.split("}")[0] for part in path.split("{")[1:]]:
+                assert name in ids, f"test_tenancy does not know path parameter {name} of {path}"
+                url = url.replace("{" + name + "}", str(ids[name]))
+            response = client.request(method, url, headers=headers, json=BODIES.get((method, path)))
+            assert response.status_code in (403, 404), (method, url, response.status_code)
+            for secret in secrets_of_victim:
+                assert secret not in response.text, (method, url, secret)
+    assert _snapshot(db, victim) == before
+
+
+def test_lists_never_include_other_workspaces(
+    client: TestClient, db: Database, settings: Settings
+) -> None:
+    ana = make_person(db, "ana@example.com", "Attacker Inc")
+    make_person(db, "victor@example.com", "Victim Ltd")
+    for headers in (ana.bearer, {}):
+        if not headers:
+            client.cookies.update(browser_cookie(settings, ana.user))
+        for url in ("/api/v1/me", "/api/v1/workspaces"):
+            response = client.get(url, headers=headers)
+            assert response.status_code == 200
+            assert "Victim" not in response.text
+            assert "victor@" not in response.text
+
+
+def test_a_token_opens_only_its_own_workspace_even_for_a_member_of_both(
+    client: TestClient, db: Database
+) -> None:
+    ana = make_person(db, "ana@example.com", "First")
+    with db.transaction() as session:
+        second = workspaces.create_workspace(
+            session, name="Second", owner=ana.user, actor=Actor.cli()
+        )
+    response = client.get(f"/api/v1/workspaces/{second.id}/members", headers=ana.bearer)
+    assert response.status_code == 404
