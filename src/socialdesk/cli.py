@@ -73,20 +73,27 @@ def _settings() -> Settings:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic narrates every context it opens (the health check opens one per call).
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     return settings
 
 
-def _database(settings: Settings, *, migrate: bool = False) -> Database:
+@contextmanager
+def _database(settings: Settings, *, migrate: bool = False) -> Iterator[Database]:
+    """The database, migrated or checked to be current; its connections closed after."""
     from socialdesk.storage.migrate import is_up_to_date, upgrade
 
     settings.ensure_data_dir()
     db = Database.from_url(settings.resolved_database_url)
-    if migrate:
-        with err.status("Applying database migrations…"):
-            upgrade(db.engine)
-    elif not is_up_to_date(db.engine):
-        _fail("the database schema is not current; run: socialdesk db upgrade")
-    return db
+    try:
+        if migrate:
+            with err.status("Applying database migrations…"):
+                upgrade(db.engine)
+        elif not is_up_to_date(db.engine):
+            _fail("the database schema is not current; run: socialdesk db upgrade")
+        yield db
+    finally:
+        db.dispose()
 
 
 def _print_json(value: Any) -> None:
@@ -151,8 +158,7 @@ def serve(
         # Links we print and put in invitations must point where we actually listen.
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         settings.base_url = f"http://{shown_host}:{port}"
-    with _friendly_errors():
-        db = _database(settings, migrate=True)
+    with _friendly_errors(), _database(settings, migrate=True) as db:
         with db.transaction() as session:
             has_users = users.count_users(session) > 0
         application = create_app(settings, db=db, embedded_worker=worker)
@@ -172,7 +178,7 @@ def serve(
             f" · {'with' if worker else 'without'} embedded worker",
             highlight=False,
         )
-    uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower())
+        uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower())
 
 
 @app.command("worker")
@@ -184,8 +190,7 @@ def worker_command(
     from socialdesk.worker import default_handlers, ensure_periodic_jobs, run_worker_process
 
     settings = _settings()
-    with _friendly_errors():
-        db = _database(settings)
+    with _friendly_errors(), _database(settings) as db:
         ensure_periodic_jobs(db)
         ran = run_worker_process(
             db,
@@ -208,9 +213,9 @@ def db_upgrade() -> None:
     from socialdesk.storage.migrate import current_revision
 
     settings = _settings()
-    with _friendly_errors():
-        db = _database(settings, migrate=True)
-    out.print(f"database at revision {current_revision(db.engine)}")
+    with _friendly_errors(), _database(settings, migrate=True) as db:
+        revision = current_revision(db.engine)
+    out.print(f"database at revision {revision}")
 
 
 # -- users ------------------------------------------------------------------------------
@@ -233,17 +238,15 @@ def users_create(
         )
     password = _read_password_stdin()
     settings = _settings()
-    with _friendly_errors():
-        db = _database(settings)
-        with db.transaction() as session:
-            user = users.create_user(
-                session,
-                email=email,
-                password=password,
-                name=name,
-                is_admin=admin,
-                actor=Actor.cli(),
-            )
+    with _friendly_errors(), _database(settings) as db, db.transaction() as session:
+        user = users.create_user(
+            session,
+            email=email,
+            password=password,
+            name=name,
+            is_admin=admin,
+            actor=Actor.cli(),
+        )
     if as_json:
         _print_json({"id": user.id, "email": user.email, "admin": user.is_admin})
     else:
@@ -258,10 +261,8 @@ def users_list(as_json: JsonOption = False) -> None:
     from socialdesk.storage.tables import User
 
     settings = _settings()
-    with _friendly_errors():
-        db = _database(settings)
-        with db.transaction() as session:
-            rows = list(session.scalars(select(User).order_by(User.email)))
+    with _friendly_errors(), _database(settings) as db, db.transaction() as session:
+        rows = list(session.scalars(select(User).order_by(User.email)))
     if as_json:
         _print_json(
             [{"id": u.id, "email": u.email, "name": u.name, "admin": u.is_admin} for u in rows]
@@ -293,23 +294,20 @@ def workspaces_create(
     from socialdesk.storage.tables import User
 
     settings = _settings()
-    with _friendly_errors():
-        db = _database(settings)
-        with db.transaction() as session:
-            if owner is not None:
-                owner_user = users.find_by_email(session, owner)
-                if owner_user is None:
-                    _fail(
-                        f"no user with the e-mail {owner}; create one with socialdesk users create"
-                    )
-            else:
-                admins = list(session.scalars(select(User).where(User.is_admin.is_(True)).limit(2)))
-                if len(admins) != 1:
-                    _fail("say who owns the workspace with --owner EMAIL", code=2)
-                owner_user = admins[0]
-            workspace = workspaces.create_workspace(
-                session, name=name, owner=owner_user, timezone=timezone, actor=Actor.cli()
-            )
+    with _friendly_errors(), _database(settings) as db, db.transaction() as session:
+        if owner is not None:
+            owner_user = users.find_by_email(session, owner)
+            if owner_user is None:
+                _fail(f"no user with the e-mail {owner}; create one first")
+        else:
+            query = select(User).where(User.is_admin.is_(True)).limit(2)
+            admins = list(session.scalars(query))
+            if len(admins) != 1:
+                _fail("say who owns the workspace with --owner EMAIL", code=2)
+            owner_user = admins[0]
+        workspace = workspaces.create_workspace(
+            session, name=name, owner=owner_user, timezone=timezone, actor=Actor.cli()
+        )
     if as_json:
         _print_json({"id": workspace.id, "name": workspace.name, "owner": owner_user.email})
     else:
@@ -324,15 +322,13 @@ def workspaces_list(as_json: JsonOption = False) -> None:
     from socialdesk.storage.tables import Membership, Workspace
 
     settings = _settings()
-    with _friendly_errors():
-        db = _database(settings)
-        with db.transaction() as session:
-            rows = session.execute(
-                select(Workspace, func.count(Membership.id))
-                .outerjoin(Membership, Membership.workspace_id == Workspace.id)
-                .group_by(Workspace.id)
-                .order_by(Workspace.name)
-            ).all()
+    with _friendly_errors(), _database(settings) as db, db.transaction() as session:
+        rows = session.execute(
+            select(Workspace, func.count(Membership.id))
+            .outerjoin(Membership, Membership.workspace_id == Workspace.id)
+            .group_by(Workspace.id)
+            .order_by(Workspace.name)
+        ).all()
     data = [{"id": w.id, "name": w.name, "timezone": w.timezone, "members": n} for w, n in rows]
     if as_json:
         _print_json(data)
@@ -360,12 +356,11 @@ def members_add(
     settings = _settings()
     with _friendly_errors():
         parsed_role = parse_role(role)
-        db = _database(settings)
-        with db.transaction() as session:
+        with _database(settings) as db, db.transaction() as session:
             target = workspaces.find_workspace(session, workspace)
             user = users.find_by_email(session, email)
             if user is None:
-                _fail(f"no user with the e-mail {email}; create one with socialdesk users create")
+                _fail(f"no user with the e-mail {email}; create one first")
             membership = members.add_user(
                 session, workspace_id=target.id, user=user, role=parsed_role, actor=Actor.cli()
             )
@@ -381,14 +376,12 @@ def members_add(
 def members_list(workspace: WorkspaceOption, as_json: JsonOption = False) -> None:
     """List a workspace's members."""
     settings = _settings()
-    with _friendly_errors():
-        db = _database(settings)
-        with db.transaction() as session:
-            target = workspaces.find_workspace(session, workspace)
-            rows = [
-                (m.user.email, m.user.name, m.role, m.created_at)
-                for m in members.list_members(session, workspace_id=target.id)
-            ]
+    with _friendly_errors(), _database(settings) as db, db.transaction() as session:
+        target = workspaces.find_workspace(session, workspace)
+        rows = [
+            (m.user.email, m.user.name, m.role, m.created_at)
+            for m in members.list_members(session, workspace_id=target.id)
+        ]
     if as_json:
         _print_json([{"email": e, "name": n, "role": r, "joined_at": j} for e, n, r, j in rows])
     else:
@@ -410,18 +403,18 @@ def tokens_create(
 ) -> None:
     """Create an API token. The secret is shown once; store it now."""
     settings = _settings()
-    with _friendly_errors():
-        db = _database(settings)
-        with db.transaction() as session:
-            target = workspaces.find_workspace(session, workspace)
-            user = users.find_by_email(session, email)
-            if user is None:
-                _fail(f"no user with the e-mail {email}")
-            access = workspaces.access_for(session, user=user, workspace_id=target.id)
-            expires_at = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
-            token, secret = tokens.create_token(
-                session, access=access, actor=Actor.cli(), name=name, expires_at=expires_at
-            )
+    with _friendly_errors(), _database(settings) as db, db.transaction() as session:
+        target = workspaces.find_workspace(session, workspace)
+        user = users.find_by_email(session, email)
+        if user is None:
+            _fail(f"no user with the e-mail {email}")
+        access = workspaces.access_for(session, user=user, workspace_id=target.id)
+        expires_at = None
+        if expires_in_days:
+            expires_at = utcnow() + dt.timedelta(days=expires_in_days)
+        token, secret = tokens.create_token(
+            session, access=access, actor=Actor.cli(), name=name, expires_at=expires_at
+        )
     if as_json:
         _print_json(
             {"id": token.id, "name": token.name, "token": secret, "expires_at": token.expires_at}
@@ -440,10 +433,12 @@ def keys_rotate(as_json: JsonOption = False) -> None:
     from socialdesk.accounts.vault import rotate_keys
 
     settings = _settings()
-    with _friendly_errors():
-        db = _database(settings)
-        with err.status("Re-encrypting stored secrets…"):
-            report = rotate_keys(db=db, settings=settings, actor=Actor.cli())
+    with (
+        _friendly_errors(),
+        _database(settings) as db,
+        err.status("Re-encrypting stored secrets…"),
+    ):
+        report = rotate_keys(db=db, settings=settings, actor=Actor.cli())
     if as_json:
         _print_json(
             {"secrets": report.secrets, "keys_from_environment": report.keys_from_environment}
