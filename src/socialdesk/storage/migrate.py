@@ -41,7 +41,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to ``revision``; safe to call from many processes at once."""
     if is_postgresql(engine):
         with engine.connect() as lock_connection:
-            lock_connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _PG_ADVISORY_LOCK_ID})
+            lock_connection.execute(
+                text("SELECT pg_advisory_lock(:id)"), {"id": _PG_ADVISORY_LOCK_ID}
+            )
             try:
                 command.upgrade(alembic_config(engine), revision)
             finally:

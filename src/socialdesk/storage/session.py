@@ -72,9 +72,7 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.sessions = sessionmaker(
-            bind=engine, class_=SocialdeskSession, expire_on_commit=False
-        )
+        self.sessions = sessionmaker(bind=engine, class_=SocialdeskSession, expire_on_commit=False)
 
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> Database:

@@ -49,7 +49,7 @@ class TenantScoped:
     """A row that belongs to exactly one workspace."""
 
     @declared_attr
-    def workspace_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - SQLAlchemy declared_attr
+    def workspace_id(cls) -> Mapped[uuid.UUID]:
         return mapped_column(
             Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), index=True, nullable=False
         )
