@@ -15,7 +15,9 @@
     └── ConnectorError              anything a network or ad platform answered
         ├── AuthExpired             the user must reconnect the channel
         ├── RateLimited(retry_after)
-        ├── TransientError          try again later (timeouts, 5xx)
+        ├── TransientError          try again later (5xx, connection refused)
+        │   └── UncertainOutcome    the request may have been applied (timeout mid-call):
+        │                           look the result up on the network before retrying
         └── Rejected(reason)        the network refused the content; retrying will not help
 
 Messages are written for the person who has to fix the problem, and never contain a
@@ -98,6 +100,12 @@ class RateLimited(ConnectorError):
 
 class TransientError(ConnectorError):
     code = "transient_error"
+
+
+class UncertainOutcome(TransientError):
+    """The call may or may not have taken effect; never retry blindly (publish at most once)."""
+
+    code = "uncertain_outcome"
 
 
 class Rejected(ConnectorError):
