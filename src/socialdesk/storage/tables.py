@@ -199,3 +199,208 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+
+
+# -- publishing -----------------------------------------------------------------------
+
+
+class OAuthClient(Base):
+    """An app registration at a network (per instance for Mastodon), shared by workspaces."""
+
+    __tablename__ = "oauth_clients"
+    __table_args__ = (UniqueConstraint("network", "base_url", "redirect_uri"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    network: Mapped[str] = mapped_column(String(32))
+    base_url: Mapped[str] = mapped_column(String(300))
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(300))
+    #: Encrypted with the vault's keys (rotated with them).
+    client_secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OAuthState(TenantScoped, Base):
+    """A connect flow in progress: the state we sent and the PKCE verifier to send back."""
+
+    __tablename__ = "oauth_states"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    network: Mapped[str] = mapped_column(String(32))
+    base_url: Mapped[str] = mapped_column(String(300))
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    #: The PKCE verifier, encrypted with the vault's keys.
+    verifier_ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+
+class Channel(TenantScoped, Base):
+    """One connected account on one network."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("workspace_id", "network", "external_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    network: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(200))
+    handle: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    avatar_url: Mapped[str | None] = mapped_column(String(1000))
+    profile_url: Mapped[str | None] = mapped_column(String(1000))
+    #: The API's address for this account (a Mastodon instance, a Bluesky PDS).
+    base_url: Mapped[str] = mapped_column(String(300))
+    credentials_secret_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("vault_secrets.id", ondelete="RESTRICT")
+    )
+    token_expires_at: Mapped[dt.datetime | None]
+    #: active | needs_reconnect | disconnected
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Non-secret values the connector needs (account ids, instance limits...).
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: IANA zone of the channel's posting queue (defaults to the workspace's).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    #: One token refresh at a time per channel: a short lease on this row.
+    refresh_lease_until: Mapped[dt.datetime | None]
+    last_verified_at: Mapped[dt.datetime | None]
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MediaAsset(TenantScoped, Base):
+    """A file in the workspace's content library (stored once, by content hash)."""
+
+    __tablename__ = "media_assets"
+    __table_args__ = (UniqueConstraint("workspace_id", "sha256"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(10))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration_seconds: Mapped[float | None]
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: Relative to the media directory.
+    storage_path: Mapped[str] = mapped_column(String(500))
+    original_filename: Mapped[str] = mapped_column(String(300), default="")
+    alt_text: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Post(TenantScoped, Base):
+    """One piece of content, delivered to one or more channels."""
+
+    __tablename__ = "posts"
+    __table_args__ = (Index("ix_posts_workspace_scheduled", "workspace_id", "scheduled_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    #: draft | in_review | approved | scheduled | publishing | published | partly_failed
+    #: | failed | cancelled
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    text: Mapped[str] = mapped_column(Text, default="")
+    scheduled_at: Mapped[dt.datetime | None]
+    #: The IANA zone the post was planned in (what the person saw).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The marketer's campaign this post belongs to (campaigns arrive later).
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: RFC 5545 RRULE, expanded in ``timezone``; occurrences become posts of their own.
+    recurrence_rule: Mapped[str | None] = mapped_column(String(500))
+    recurrence_parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("posts.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    published_at: Mapped[dt.datetime | None]
+
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="post", order_by="Delivery.created_at", cascade="all, delete-orphan"
+    )
+
+
+class Delivery(TenantScoped, Base):
+    """A post's copy for one channel, and how publishing it went."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("post_id", "channel_id"),
+        Index("ix_deliveries_channel_state", "channel_id", "state"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    post_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("posts.id", ondelete="CASCADE"))
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("channels.id", ondelete="CASCADE")
+    )
+    #: pending | publishing | uncertain | published | failed | held | cancelled
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    text: Mapped[str] = mapped_column(Text, default="")
+    #: Thread parts, first comment, link, visibility, content warning, poll...
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Chosen before the first attempt and never changed: what makes a retry safe.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    due_at: Mapped[dt.datetime | None]
+    job_id: Mapped[int | None] = mapped_column(BigIntId)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: The error tree's code of the last failure (rate_limited, rejected, auth_expired...).
+    last_error_code: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(500))
+    external_url: Mapped[str | None] = mapped_column(String(1000))
+    part_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    first_attempt_at: Mapped[dt.datetime | None]
+    published_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    post: Mapped[Post] = relationship(back_populates="deliveries")
+    channel: Mapped[Channel] = relationship(lazy="joined")
+    media: Mapped[list[DeliveryMedia]] = relationship(
+        order_by="DeliveryMedia.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class DeliveryMedia(TenantScoped, Base):
+    __tablename__ = "delivery_media"
+    __table_args__ = (UniqueConstraint("delivery_id", "position"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    asset_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("media_assets.id", ondelete="RESTRICT")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    alt_text: Mapped[str] = mapped_column(Text, default="")
+
+    asset: Mapped[MediaAsset] = relationship(lazy="joined")
+
+
+class QueueSlot(TenantScoped, Base):
+    """A weekly posting time of one channel, in the channel's time zone."""
+
+    __tablename__ = "queue_slots"
+    __table_args__ = (UniqueConstraint("channel_id", "weekday", "local_time"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    #: 0 = Monday ... 6 = Sunday
+    weekday: Mapped[int] = mapped_column(Integer)
+    #: "HH:MM", wall-clock time in the channel's zone.
+    local_time: Mapped[str] = mapped_column(String(5))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
