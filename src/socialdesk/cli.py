@@ -79,12 +79,16 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def _database(settings: Settings, *, migrate: bool = False) -> Iterator[Database]:
+def _database(
+    settings: Settings, *, migrate: bool = False, connections: int = 5
+) -> Iterator[Database]:
     """The database, migrated or checked to be current; its connections closed after."""
     from socialdesk.storage.migrate import is_up_to_date, upgrade
 
     settings.ensure_data_dir()
-    db = Database.from_url(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    pool = {} if url.startswith("sqlite") else {"pool_size": connections, "max_overflow": 5}
+    db = Database.from_url(url, **pool)
     try:
         if migrate:
             with err.status("Applying database migrations…"):
@@ -187,11 +191,11 @@ def worker_command(
     once: Annotated[bool, typer.Option(help="Run what is due now, then exit.")] = False,
 ) -> None:
     """Run a worker: claims due jobs under leases. Run any number, on any number of machines."""
-    from socialdesk.worker import default_handlers, ensure_periodic_jobs, run_worker_process
+    from socialdesk.worker import default_handlers, run_worker_process
 
     settings = _settings()
-    with _friendly_errors(), _database(settings) as db:
-        ensure_periodic_jobs(db)
+    # Each running job holds a connection; the claim loop and the heartbeat one each.
+    with _friendly_errors(), _database(settings, connections=concurrency + 2) as db:
         ran = run_worker_process(
             db,
             default_handlers(),

@@ -15,10 +15,13 @@ REDIS_URL = os.environ.get("SOCIALDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/
 
 
 def _redis_url() -> str:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        client.ping()
     except redis.RedisError as exc:
         require(f"Redis not reachable at {REDIS_URL}: {exc}")
+    finally:
+        client.close()
     return REDIS_URL
 
 

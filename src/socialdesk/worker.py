@@ -1,0 +1,496 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""The worker: claims due jobs from the database and runs them.
+
+One :class:`Worker` runs up to ``concurrency`` jobs at a time, each in a thread of its
+own, and keeps their leases alive with a heartbeat thread. Any number of workers, in any
+number of processes on any number of machines, may share one PostgreSQL database; on
+SQLite one worker normally runs inside ``socialdesk serve``
+(:meth:`Worker.start_in_thread`).
+
+What happens to a job after its handler returns follows the error tree of
+:mod:`socialdesk.errors`:
+
+==========================  ==========================================================
+handler outcome             job
+==========================  ==========================================================
+returns                     done
+``RateLimited``             queued again at ``retry_after`` (or after a backoff)
+``TransientError``          queued again after an exponential backoff
+any other SocialdeskError   failed with the error's message (``Rejected``,
+                            ``AuthExpired``, ``ValidationError``: retrying won't help)
+an unexpected exception     queued again after a backoff; logged with its traceback
+no handler for its kind     failed
+==========================  ==========================================================
+
+A retryable outcome on the job's last allowed attempt fails it instead. Payloads are
+never logged: they may hold secrets. Log lines name the job by id and kind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import select
+
+from socialdesk import jobs
+from socialdesk.errors import RateLimited, SocialdeskError, TransientError
+from socialdesk.jobs import ClaimedJob, JobState
+from socialdesk.storage.session import Database
+from socialdesk.storage.tables import Job
+from socialdesk.storage.types import utcnow
+
+__all__ = [
+    "PRUNE_KIND",
+    "Handler",
+    "JobContext",
+    "Worker",
+    "default_handlers",
+    "ensure_periodic_jobs",
+    "prune_jobs",
+    "run_worker_process",
+]
+
+logger = logging.getLogger(__name__)
+
+PRUNE_KIND = "jobs.prune"
+#: Done and cancelled jobs are kept this long (to answer "did it run?"), then deleted.
+PRUNE_RETENTION = dt.timedelta(days=7)
+PRUNE_INTERVAL = dt.timedelta(hours=24)
+#: The longest the claim loop waits after a database error before trying again.
+MAX_ERROR_PAUSE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a handler gets: the database, the claimed job and a way to notice a lost lease.
+
+    ``lease_lost`` is set when the heartbeat finds another worker took the job over; a
+    long handler should check it between steps and return early, since its outcome will
+    not be recorded anyway.
+    """
+
+    db: Database
+    job: ClaimedJob
+    owner: str = ""
+    lease_lost: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+Handler = Callable[[JobContext], None]
+_SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
+
+def prune_jobs(context: JobContext) -> None:
+    """Delete finished jobs past retention, and schedule the next prune a day later.
+
+    Both happen in one transaction, and the next run's dedupe key is its due date, so
+    however many workers run this (or run it twice after a crash) there is one next run.
+    """
+    now = utcnow()
+    next_run = now + PRUNE_INTERVAL
+    with context.db.transaction() as session:
+        deleted = jobs.prune_finished(session, older_than=now - PRUNE_RETENTION)
+        jobs.enqueue(
+            session, kind=PRUNE_KIND, due_at=next_run, dedupe_key=_prune_dedupe_key(next_run)
+        )
+    logger.info("pruned %s finished jobs older than %s days", deleted, PRUNE_RETENTION.days)
+
+
+def _prune_dedupe_key(due_at: dt.datetime) -> str:
+    return f"{PRUNE_KIND}:{due_at.date().isoformat()}"
+
+
+def ensure_periodic_jobs(db: Database) -> None:
+    """Enqueue the periodic jobs that are not queued or running yet; safe to call always.
+
+    Every worker process calls this at start. Concurrent callers enqueue under the same
+    dedupe key (today's date), so there is one job however many workers start together.
+    """
+    now = utcnow()
+    with db.transaction() as session:
+        pending = session.scalars(
+            select(Job.id)
+            .where(
+                Job.kind == PRUNE_KIND,
+                Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+            )
+            .limit(1)
+        ).first()
+        if pending is None:
+            jobs.enqueue(session, kind=PRUNE_KIND, due_at=now, dedupe_key=_prune_dedupe_key(now))
+
+
+def default_handlers() -> dict[str, Handler]:
+    """The built-in job kinds and their handlers: the one explicit registry."""
+    return {PRUNE_KIND: prune_jobs}
+
+
+def default_owner_name() -> str:
+    """``host:pid:random``: unique per worker, and says where to look when one misbehaves."""
+    # The column is 120 characters; a long FQDN must not make every claim fail.
+    return f"{socket.gethostname()[:90]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass
+class _Running:
+    context: JobContext
+    #: Set when the handler returned and the outcome is being written: the heartbeat no
+    #: longer reports a vanished lease as lost, since settling is what made it vanish.
+    settling: bool = False
+
+
+class Worker:
+    """Claims due jobs and runs them with ``handlers``, ``concurrency`` at a time."""
+
+    def __init__(
+        self,
+        db: Database,
+        handlers: Mapping[str, Handler],
+        *,
+        concurrency: int = 1,
+        lease_seconds: float = 30,
+        poll_seconds: float = 1.0,
+        name: str | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if lease_seconds <= 0 or poll_seconds <= 0:
+            raise ValueError("lease_seconds and poll_seconds must be positive")
+        self.db = db
+        self.handlers = dict(handlers)
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.owner = name or default_owner_name()
+        #: Extend leases three times per lease: one missed beat (a slow query) is harmless.
+        self.heartbeat_seconds = lease_seconds / 3
+        self._lock = threading.Lock()
+        self._running: dict[int, _Running] = {}
+        self._ran = 0
+        #: Set when a slot frees up or a stop is requested: the loop then claims at once.
+        self._wake = threading.Event()
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- public entry points ------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> int:
+        """Run until ``stop`` is set, then finish the running jobs and return.
+
+        Returns how many jobs ran. Setting ``stop`` from elsewhere is noticed within
+        ``poll_seconds``; :meth:`request_stop` is noticed at once.
+        """
+        return self._serve(stop, until_idle=False)
+
+    def run_once(self, stop: threading.Event | None = None) -> int:
+        """Run every job that is due now, until none is left; return how many ran.
+
+        "Due now" is fixed when the call starts: a job retried with a backoff, or enqueued
+        by a handler for a moment after the start, waits for the next call. So a failing
+        job cannot spend all its attempts in one call (``socialdesk worker --once``).
+        """
+        return self._serve(stop or threading.Event(), until_idle=True)
+
+    def request_stop(self) -> None:
+        """Stop claiming, let running jobs finish; the running loop returns after that."""
+        if self._stop is not None:
+            self._stop.set()
+        self._wake.set()
+
+    def start_in_thread(self) -> threading.Thread:
+        """Run the worker in a background thread (the worker inside ``socialdesk serve``)."""
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("this worker is running already")
+        stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self.run, args=(stop,), name=f"socialdesk-worker-{self.owner}", daemon=True
+        )
+        # A daemon thread: if the server exits without calling stop(), the process still
+        # exits, and the jobs in flight are claimed again once their leases expire.
+        self._stop = stop
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop the thread of :meth:`start_in_thread`; True if it ended within ``timeout``."""
+        self.request_stop()
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def _serve(self, stop: threading.Event, *, until_idle: bool) -> int:
+        self._stop = stop
+        due_by = utcnow() if until_idle else None
+        with self._lock:
+            ran_before = self._ran
+        heartbeat_stop = threading.Event()
+        beating = threading.Thread(
+            target=self._beat, args=(heartbeat_stop,), name="socialdesk-heartbeat", daemon=True
+        )
+        beating.start()
+        logger.info(
+            "worker %s started: %s slots, lease %ss, handlers %s",
+            self.owner,
+            self.concurrency,
+            self.lease_seconds,
+            ", ".join(sorted(self.handlers)),
+        )
+        try:
+            with ThreadPoolExecutor(
+                max_workers=self.concurrency, thread_name_prefix="socialdesk-job"
+            ) as executor:
+                self._claim_loop(executor, stop, until_idle=until_idle, due_by=due_by)
+                if stop.is_set():
+                    logger.info("worker %s stopping: waiting for running jobs", self.owner)
+                # Leaving the block waits for running jobs, heartbeat still beating.
+        finally:
+            heartbeat_stop.set()
+            beating.join()
+        with self._lock:
+            ran = self._ran - ran_before
+        logger.info("worker %s stopped after %s jobs", self.owner, ran)
+        return ran
+
+    def _claim_loop(
+        self,
+        executor: ThreadPoolExecutor,
+        stop: threading.Event,
+        *,
+        until_idle: bool,
+        due_by: dt.datetime | None,
+    ) -> None:
+        errors_in_a_row = 0
+        while not stop.is_set():
+            # Cleared before looking at the slots, so a job that finishes from here on
+            # wakes the wait below instead of being missed.
+            self._wake.clear()
+            with self._lock:
+                free = self.concurrency - len(self._running)
+            claimed: list[ClaimedJob] = []
+            if free > 0:
+                try:
+                    claimed = jobs.claim(
+                        self.db,
+                        owner=self.owner,
+                        limit=free,
+                        lease_seconds=self.lease_seconds,
+                        due_by=due_by,
+                    )
+                except Exception:
+                    if until_idle:
+                        raise  # a one-off run reports the failure instead of waiting it out
+                    errors_in_a_row = min(errors_in_a_row + 1, 16)  # 2**16 polls: past the cap
+                    pause = min(MAX_ERROR_PAUSE_SECONDS, self.poll_seconds * 2**errors_in_a_row)
+                    logger.exception("claiming jobs failed; trying again in %.1fs", pause)
+                    stop.wait(pause)
+                    continue
+                errors_in_a_row = 0
+                for job in claimed:
+                    self._submit(executor, job)
+            with self._lock:
+                idle = not self._running
+            if until_idle and idle and free > 0 and not claimed:
+                return
+            if free > 0 and len(claimed) == free:
+                continue  # every free slot found work: more may be due
+            self._wake.wait(self.poll_seconds)
+
+    def _submit(self, executor: ThreadPoolExecutor, job: ClaimedJob) -> None:
+        context = JobContext(db=self.db, job=job, owner=self.owner)
+        with self._lock:
+            self._running[job.id] = _Running(context)
+        executor.submit(self._execute, context)
+
+    def _execute(self, context: JobContext) -> None:
+        """Run one job and record its outcome. Never raises: this is a pool thread."""
+        job = context.job
+        try:
+            error = self._call_handler(context)
+            with self._lock:
+                self._running[job.id].settling = True
+            self._record(job, error)
+        except Exception:
+            # The outcome could not be written (database gone?). The lease will expire and
+            # the job will run again: at least once, never silently lost.
+            logger.exception("job %s (%s): recording the outcome failed", job.id, job.kind)
+        finally:
+            with self._lock:
+                self._running.pop(job.id, None)
+                self._ran += 1
+            self._wake.set()
+
+    def _call_handler(self, context: JobContext) -> Exception | None:
+        job = context.job
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            return _NoHandler(f"no handler for kind {job.kind!r}")
+        logger.debug("job %s (%s) starting, attempt %s", job.id, job.kind, job.attempts)
+        try:
+            handler(context)
+        except SocialdeskError as exc:
+            return exc
+        except Exception as exc:
+            logger.exception(
+                "job %s (%s) attempt %s of %s raised an unexpected error",
+                job.id,
+                job.kind,
+                job.attempts,
+                job.max_attempts,
+            )
+            return exc
+        return None
+
+    def _record(self, job: ClaimedJob, error: Exception | None) -> None:
+        owner = self.owner
+        if error is None:
+            if jobs.complete(self.db, job_id=job.id, owner=owner):
+                logger.info("job %s (%s) done", job.id, job.kind)
+            return
+        if isinstance(error, _NoHandler):
+            logger.error("job %s: %s", job.id, error.message)
+            jobs.fail(self.db, job_id=job.id, owner=owner, error=error.message)
+            return
+        if isinstance(error, SocialdeskError) and not isinstance(
+            error, RateLimited | TransientError
+        ):
+            logger.warning(
+                "job %s (%s) failed: %s: %s", job.id, job.kind, type(error).__name__, error.message
+            )
+            jobs.fail(self.db, job_id=job.id, owner=owner, error=error.message)
+            return
+
+        if isinstance(error, SocialdeskError):
+            message = error.message
+            logger.warning(
+                "job %s (%s) attempt %s of %s: %s: %s",
+                job.id,
+                job.kind,
+                job.attempts,
+                job.max_attempts,
+                type(error).__name__,
+                message,
+            )
+        else:
+            message = f"{type(error).__name__}: {error}"  # logged with its traceback already
+        if job.attempts >= job.max_attempts:
+            jobs.fail(
+                self.db,
+                job_id=job.id,
+                owner=owner,
+                error=f"gave up after {job.attempts} attempts: {message}",
+            )
+            return
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            delay = max(0.0, error.retry_after)
+        else:
+            delay = jobs.backoff_delay(job.attempts)
+        due_at = utcnow() + dt.timedelta(seconds=delay)
+        if jobs.retry_later(self.db, job_id=job.id, owner=owner, error=message, due_at=due_at):
+            logger.info("job %s (%s) will be retried in %.1fs", job.id, job.kind, delay)
+
+    # -- the heartbeat ------------------------------------------------------------------
+
+    def _beat(self, stop: threading.Event) -> None:
+        """Extend the leases of running jobs until ``stop`` is set. Never raises."""
+        while not stop.wait(self.heartbeat_seconds):
+            with self._lock:
+                ids = {job_id for job_id, run in self._running.items() if not run.settling}
+            if not ids:
+                continue
+            try:
+                held = jobs.heartbeat(
+                    self.db, owner=self.owner, job_ids=ids, lease_seconds=self.lease_seconds
+                )
+            except Exception:
+                # Keep beating: a lease lasts three beats, so one failure costs nothing.
+                logger.exception("heartbeat of %s jobs failed", len(ids))
+                continue
+            gone = ids - held
+            with self._lock:
+                lost = [
+                    run
+                    for job_id, run in self._running.items()
+                    if job_id in gone and not run.settling
+                ]
+            for run in lost:
+                if not run.context.lease_lost.is_set():
+                    run.context.lease_lost.set()
+                    logger.warning(
+                        "job %s (%s): lease lost to another worker; its outcome will be dropped",
+                        run.context.job.id,
+                        run.context.job.kind,
+                    )
+
+
+class _NoHandler(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def run_worker_process(
+    db: Database,
+    handlers: Mapping[str, Handler],
+    *,
+    concurrency: int,
+    once: bool,
+    lease_seconds: float,
+    poll_seconds: float,
+) -> int:
+    """Run a worker as the whole process (``socialdesk worker``); return how many jobs ran.
+
+    The first SIGTERM or SIGINT stops claiming and lets running jobs finish, so a deploy
+    or Ctrl-C loses nothing; a second one acts as usual (ends the process at once), and the
+    jobs still running are then claimed again by another worker after their leases expire.
+    """
+    worker = Worker(
+        db,
+        handlers,
+        concurrency=concurrency,
+        lease_seconds=lease_seconds,
+        poll_seconds=poll_seconds,
+    )
+    stop = threading.Event()
+    previous: dict[signal.Signals, _SignalHandler] = {}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            # None: a handler not installed from Python; the default is the best we can do.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        previous.clear()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info(
+            "%s: finishing running jobs, then exiting (send it again to exit now)",
+            signal.Signals(signum).name,
+        )
+        stop.set()
+        worker.request_stop()
+        restore()
+
+    # Python lets only the main thread install signal handlers.
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.getsignal(signum)
+            signal.signal(signum, on_signal)
+    try:
+        if PRUNE_KIND in worker.handlers:
+            ensure_periodic_jobs(db)
+        return worker.run_once(stop) if once else worker.run(stop)
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            restore()
