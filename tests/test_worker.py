@@ -328,7 +328,8 @@ def test_prune_deletes_old_finished_jobs_and_schedules_itself(db: Database) -> N
     assert [job.state for job in prunes] == ["done", "queued"]
     following = prunes[1]
     assert now + dt.timedelta(hours=24) <= following.due_at <= utcnow() + dt.timedelta(hours=24)
-    assert following.dedupe_key == f"{PRUNE_KIND}:{following.due_at.date().isoformat()}"
+    bucket = int(following.due_at.timestamp() // dt.timedelta(hours=24).total_seconds())
+    assert following.dedupe_key == f"{PRUNE_KIND}:{bucket}"
     ensure_periodic_jobs(db)
     with db.transaction() as session:
         assert jobs.counts_by_state(session)["queued"] == 1

@@ -42,6 +42,7 @@ from types import FrameType
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from socialdesk import jobs
 from socialdesk.errors import RateLimited, SocialdeskError, TransientError
@@ -51,11 +52,13 @@ from socialdesk.storage.tables import Job
 from socialdesk.storage.types import utcnow
 
 __all__ = [
+    "PERIODIC",
     "PRUNE_KIND",
     "Handler",
     "JobContext",
     "Worker",
     "default_handlers",
+    "enqueue_next_run",
     "ensure_periodic_jobs",
     "prune_jobs",
     "run_worker_process",
@@ -93,41 +96,59 @@ _SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers 
 def prune_jobs(context: JobContext) -> None:
     """Delete finished jobs past retention, and schedule the next prune a day later.
 
-    Both happen in one transaction, and the next run's dedupe key is its due date, so
-    however many workers run this (or run it twice after a crash) there is one next run.
+    Both happen in one transaction, and the next run's dedupe key names its time bucket,
+    so however many workers run this (or run it twice after a crash) there is one next run.
     """
     now = utcnow()
-    next_run = now + PRUNE_INTERVAL
     with context.db.transaction() as session:
         deleted = jobs.prune_finished(session, older_than=now - PRUNE_RETENTION)
-        jobs.enqueue(
-            session, kind=PRUNE_KIND, due_at=next_run, dedupe_key=_prune_dedupe_key(next_run)
-        )
+        enqueue_next_run(session, kind=PRUNE_KIND, interval=PRUNE_INTERVAL, now=now)
     logger.info("pruned %s finished jobs older than %s days", deleted, PRUNE_RETENTION.days)
 
 
-def _prune_dedupe_key(due_at: dt.datetime) -> str:
-    return f"{PRUNE_KIND}:{due_at.date().isoformat()}"
+#: Periodic job kinds and how often they run; their handlers enqueue their own next run.
+PERIODIC: dict[str, dt.timedelta] = {PRUNE_KIND: PRUNE_INTERVAL}
 
 
-def ensure_periodic_jobs(db: Database) -> None:
+def _periodic_dedupe_key(kind: str, due_at: dt.datetime, interval: dt.timedelta) -> str:
+    bucket = int(due_at.timestamp() // interval.total_seconds())
+    return f"{kind}:{bucket}"
+
+
+def enqueue_next_run(
+    session: Session, *, kind: str, interval: dt.timedelta, now: dt.datetime
+) -> None:
+    """Enqueue a periodic job's next run, once however many workers ask."""
+    due_at = now + interval
+    jobs.enqueue(
+        session, kind=kind, due_at=due_at, dedupe_key=_periodic_dedupe_key(kind, due_at, interval)
+    )
+
+
+def ensure_periodic_jobs(db: Database, periodic: Mapping[str, dt.timedelta] = PERIODIC) -> None:
     """Enqueue the periodic jobs that are not queued or running yet; safe to call always.
 
     Every worker process calls this at start. Concurrent callers enqueue under the same
-    dedupe key (today's date), so there is one job however many workers start together.
+    dedupe key (the current time bucket), so there is one job however many workers start.
     """
     now = utcnow()
     with db.transaction() as session:
-        pending = session.scalars(
-            select(Job.id)
-            .where(
-                Job.kind == PRUNE_KIND,
-                Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
-            )
-            .limit(1)
-        ).first()
-        if pending is None:
-            jobs.enqueue(session, kind=PRUNE_KIND, due_at=now, dedupe_key=_prune_dedupe_key(now))
+        for kind, interval in periodic.items():
+            pending = session.scalars(
+                select(Job.id)
+                .where(
+                    Job.kind == kind,
+                    Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+                )
+                .limit(1)
+            ).first()
+            if pending is None:
+                jobs.enqueue(
+                    session,
+                    kind=kind,
+                    due_at=now,
+                    dedupe_key=_periodic_dedupe_key(kind, now, interval),
+                )
 
 
 def default_handlers() -> dict[str, Handler]:
@@ -450,6 +471,7 @@ def run_worker_process(
     once: bool,
     lease_seconds: float,
     poll_seconds: float,
+    periodic: Mapping[str, dt.timedelta] = PERIODIC,
 ) -> int:
     """Run a worker as the whole process (``socialdesk worker``); return how many jobs ran.
 
@@ -488,8 +510,9 @@ def run_worker_process(
             previous[signum] = signal.getsignal(signum)
             signal.signal(signum, on_signal)
     try:
-        if PRUNE_KIND in worker.handlers:
-            ensure_periodic_jobs(db)
+        ensure_periodic_jobs(
+            db, {kind: every for kind, every in periodic.items() if kind in worker.handlers}
+        )
         return worker.run_once(stop) if once else worker.run(stop)
     finally:
         if threading.current_thread() is threading.main_thread():
