@@ -26,12 +26,16 @@ secret. Translate foreign exceptions at the boundary with ``raise ... from exc``
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SocialdeskError(Exception):
     """Root of every error socialdesk raises on purpose."""
 
     #: A stable, machine-readable name for API clients.
     code: str = "error"
+    #: Structured detail for API clients (e.g. an import's per-row report).
+    details: dict[str, Any] | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from socialdesk import __version__
-from socialdesk.cli import accounts, server
+from socialdesk.cli import accounts, publishing, server
 from socialdesk.cli.common import out
 
 app = typer.Typer(
@@ -26,6 +26,8 @@ app.add_typer(accounts.workspaces_app, name="workspaces")
 app.add_typer(accounts.members_app, name="members")
 app.add_typer(accounts.tokens_app, name="tokens")
 app.add_typer(accounts.keys_app, name="keys")
+app.add_typer(publishing.channels_app, name="channels")
+app.add_typer(publishing.posts_app, name="posts")
 
 
 def _version(value: bool) -> None:

@@ -87,10 +87,11 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) 
     out.print(table)
 
 
-def read_secret_stdin() -> str:
+def read_secret_stdin(what: str = "password") -> str:
+    """One line from standard input: secrets never go on the command line (or in history)."""
     if sys.stdin.isatty():
-        err.print("Password (input hidden is not available with --password-stdin): ", end="")
-    password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        fail('no password on standard input; pipe it in, e.g. printf %s "$PW" | …', code=2)
-    return password
+        err.print(f"{what.capitalize()} (then Enter): ", end="")
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        fail(f'no {what} on standard input; pipe it in, e.g. printf %s "$SECRET" | …', code=2)
+    return value

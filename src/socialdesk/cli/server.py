@@ -60,19 +60,27 @@ def worker_command(
     once: Annotated[bool, typer.Option(help="Run what is due now, then exit.")] = False,
 ) -> None:
     """Run a worker: claims due jobs under leases. Run any number, on any number of machines."""
-    from socialdesk.worker import default_handlers, run_worker_process
+    from socialdesk.accounts.vault import Vault
+    from socialdesk.handlers import ALL_PERIODIC, build_handlers
+    from socialdesk.publishing.runtime import NetworkRuntime
+    from socialdesk.worker import run_worker_process
 
     settings = load()
+    network = NetworkRuntime()
     # Each running job holds a connection; the claim loop and the heartbeat one each.
     with friendly_errors(), database(settings, connections=concurrency + 2) as db:
-        ran = run_worker_process(
-            db,
-            default_handlers(),
-            concurrency=concurrency,
-            once=once,
-            lease_seconds=settings.job_lease_seconds,
-            poll_seconds=settings.worker_poll_seconds,
-        )
+        try:
+            ran = run_worker_process(
+                db,
+                build_handlers(db=db, settings=settings, vault=Vault(settings), network=network),
+                concurrency=concurrency,
+                once=once,
+                lease_seconds=settings.job_lease_seconds,
+                poll_seconds=settings.worker_poll_seconds,
+                periodic=ALL_PERIODIC,
+            )
+        finally:
+            network.close()
     if once:
         out.print(f"ran {ran} job(s)")
 

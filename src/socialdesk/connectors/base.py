@@ -40,7 +40,7 @@ class TextCounting(enum.StrEnum):
 
     GRAPHEMES = "graphemes"  # extended grapheme clusters (Bluesky)
     X_WEIGHTED = "x_weighted"  # twitter-text v3: weights by code point range, URLs 23
-    MASTODON = "mastodon"  # code points, URLs 23, @user@domain counted as @user
+    MASTODON = "mastodon"  # grapheme clusters, URLs 23, @user@domain counted as @user
     CODE_POINTS = "code_points"  # Unicode code points (Threads, LinkedIn, Meta)
     UTF16 = "utf16"  # UTF-16 code units (what JavaScript's length says)
 
@@ -152,7 +152,11 @@ class MediaItem:
 
 @dataclass(frozen=True, slots=True)
 class OutboundPost:
-    """One delivery's content, as a connector publishes it."""
+    """One delivery's content, as a connector publishes it.
+
+    ``options`` may carry ``attempted_at`` (ISO 8601): when an earlier attempt whose
+    outcome is unknown started. ``find_published`` looks for posts made since then.
+    """
 
     text: str
     #: A key stable across every attempt of this delivery (never reused for another).
@@ -185,6 +189,9 @@ class Connector(ABC):
     #: Where the API lives unless the channel says otherwise (Mastodon: the instance).
     default_base_url: ClassVar[str | None] = None
     errors: ClassVar[ErrorMapper] = ErrorMapper()
+    #: How long the network remembers an idempotency key (``Idempotency.KEY``); a retry
+    #: later than this must look the post up first, like ``Idempotency.LOOKUP``.
+    idempotency_window: ClassVar[int | None] = None
 
     def __init__(
         self, *, http: httpx.AsyncClient, credentials: Credentials, base_url: str | None = None
@@ -195,6 +202,9 @@ class Connector(ABC):
         if not url:
             raise ValueError(f"{self.display_name} needs a base URL for this channel")
         self.base_url = url.rstrip("/")
+        #: Non-secret values ``verify()`` learned (account ids, the instance's limits). The
+        #: domain stores them with the channel and passes them back in ``credentials.extra``.
+        self.channel_extra: dict[str, str] = {}
 
     @abstractmethod
     async def verify(self) -> AccountInfo:

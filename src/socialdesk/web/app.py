@@ -30,6 +30,7 @@ from socialdesk.errors import (
     TooManyAttempts,
     ValidationError,
 )
+from socialdesk.publishing.runtime import NetworkRuntime
 from socialdesk.storage.migrate import is_up_to_date
 from socialdesk.storage.session import Database
 from socialdesk.web import api, ui
@@ -71,9 +72,10 @@ def status_for(error: SocialdeskError) -> int:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
-        "accept", ""
-    ).split(",")[0]
+    return (
+        request.url.path.startswith("/api/")
+        or "application/json" in request.headers.get("accept", "").split(",")[0]
+    )
 
 
 def _error_response(
@@ -84,11 +86,14 @@ def _error_response(
     message: str,
     field: str | None = None,
     headers: dict[str, str] | None = None,
+    details: dict[str, object] | None = None,
 ) -> Response:
     if _wants_json(request):
         body: dict[str, object] = {"code": code, "message": message}
         if field:
             body["field"] = field
+        if details:
+            body["details"] = details
         return JSONResponse({"error": body}, status_code=status, headers=headers)
     if status == 401:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
@@ -116,6 +121,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             message=exc.message,
             field=getattr(exc, "field", None),
             headers=headers,
+            details=exc.details,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -190,12 +196,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if embedded_worker:
-            from socialdesk.worker import Worker, default_handlers, ensure_periodic_jobs
+            from socialdesk.handlers import ALL_PERIODIC, build_handlers
+            from socialdesk.worker import Worker, ensure_periodic_jobs
 
-            ensure_periodic_jobs(database)
+            ensure_periodic_jobs(database, ALL_PERIODIC)
             worker = Worker(
                 database,
-                default_handlers(),
+                build_handlers(
+                    db=database, settings=settings, vault=app.state.vault, network=network
+                ),
+                concurrency=4,
                 lease_seconds=settings.job_lease_seconds,
                 poll_seconds=settings.worker_poll_seconds,
             )
@@ -205,6 +215,7 @@ def create_app(
         finally:
             if worker is not None:
                 worker.stop(timeout=30)
+            network.close()
 
     app = FastAPI(
         title="socialdesk",
@@ -217,6 +228,8 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     app.state.vault = Vault(settings)
+    network = NetworkRuntime()
+    app.state.network = network
     app.state.login_throttle = LoginThrottle(
         limit=settings.login_rate_limit, redis_url=settings.redis_url
     )

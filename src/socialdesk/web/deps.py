@@ -25,6 +25,7 @@ from socialdesk.accounts.vault import Vault
 from socialdesk.accounts.workspaces import Access, access_for
 from socialdesk.config import Settings
 from socialdesk.errors import AuthenticationFailed, NotFound
+from socialdesk.publishing.runtime import NetworkRuntime
 from socialdesk.storage.session import Database, scope_to_workspace
 from socialdesk.storage.tables import ApiToken, User
 from socialdesk.web.security import LoginThrottle, check_csrf, session_user_id
@@ -50,15 +51,31 @@ def get_login_throttle(request: Request) -> LoginThrottle:
     return throttle
 
 
+def get_network(request: Request) -> NetworkRuntime:
+    network: NetworkRuntime = request.app.state.network
+    return network
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+NetworkDep = Annotated[NetworkRuntime, Depends(get_network)]
 DbDep = Annotated[Database, Depends(get_db)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
 
 def get_session(db: DbDep) -> Iterator[Session]:
-    with db.sessions() as session, session.begin():
-        yield session
+    """One transaction per request, committed when the route returns.
+
+    A route that calls a network first commits what it has (``session.commit()``), so no
+    transaction (on SQLite: the write lock) is held while waiting for a network.
+    """
+    with db.sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
 
 
 # scope="function": commit when the route returns, before the response goes out.

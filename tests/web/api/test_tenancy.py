@@ -20,7 +20,7 @@ from socialdesk.accounts.audit import Actor
 from socialdesk.accounts.roles import Role
 from socialdesk.config import Settings
 from socialdesk.storage import Database
-from socialdesk.storage.tables import ApiToken, Membership
+from socialdesk.storage.tables import ApiToken, Channel, Delivery, Membership, Post, VaultSecret
 from tests.web.api.helpers import CSRF, Person, browser_cookie, make_person
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -35,6 +35,23 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "role": "owner",
     },
     ("POST", "/api/v1/workspaces/{workspace_id}/tokens"): {"name": "stolen"},
+    ("POST", "/api/v1/workspaces/{workspace_id}/channels"): {
+        "network": "mastodon",
+        "base_url": "http://127.0.0.1:9",
+        "secret": "x",
+    },
+    ("PUT", "/api/v1/workspaces/{workspace_id}/channels/{channel_id}/slots"): {
+        "slots": [{"weekday": 0, "time": "09:00"}]
+    },
+    ("POST", "/api/v1/workspaces/{workspace_id}/posts"): {"text": "hi", "channels": []},
+    ("POST", "/api/v1/workspaces/{workspace_id}/posts/{post_id}/reschedule"): {
+        "at": "2099-01-01T09:00:00Z"
+    },
+    ("POST", "/api/v1/workspaces/{workspace_id}/posts/validate"): {
+        "network": "x",
+        "text": "hi",
+        "channel_id": "CHANNEL",
+    },
 }
 
 
@@ -48,12 +65,53 @@ def _victim_ids(db: Database, victim: Person) -> dict[str, uuid.UUID]:
         token = session.query(ApiToken).filter_by(workspace_id=victim.workspace.id).first()
         assert membership is not None
         assert token is not None
+        secret = VaultSecret(workspace_id=victim.workspace.id, purpose="p", ciphertext="x")
+        session.add(secret)
+        session.flush()
+        channel = Channel(
+            workspace_id=victim.workspace.id,
+            network="mastodon",
+            external_id="1",
+            handle="victor@mastodon.example",
+            base_url="https://mastodon.example",
+            credentials_secret_id=secret.id,
+            extra={},
+        )
+        post = Post(workspace_id=victim.workspace.id, text="Victim Ltd secret plans", labels=[])
+        session.add_all([channel, post])
+        session.flush()
+        delivery = Delivery(
+            workspace_id=victim.workspace.id,
+            post_id=post.id,
+            channel_id=channel.id,
+            text=post.text,
+            idempotency_key=uuid.uuid4().hex,
+            state="failed",
+            options={},
+        )
+        session.add(delivery)
+        session.flush()
         return {
             "workspace_id": victim.workspace.id,
             "membership_id": membership.id,
             "invitation_id": invitation.id,
             "token_id": token.id,
+            "channel_id": channel.id,
+            "post_id": post.id,
+            "delivery_id": delivery.id,
         }
+
+
+def _body(template: dict[str, Any] | None, ids: dict[str, uuid.UUID]) -> Any:
+    """The request body, pointing at the victim's objects wherever it names one."""
+    if template is None:
+        return None
+    body = dict(template)
+    if body.get("channel_id") == "CHANNEL":
+        body["channel_id"] = str(ids["channel_id"])
+    if body.get("channels") == []:
+        body["channels"] = [{"channel_id": str(ids["channel_id"])}]
+    return body
 
 
 def _workspace_routes(client: TestClient) -> list[tuple[str, str]]:
@@ -94,6 +152,7 @@ def test_every_workspace_route_refuses_a_member_of_another_workspace(
     routes = _workspace_routes(client)
     assert len(routes) >= 12, routes
     secrets_of_victim = [str(v) for v in victim_ids.values()] + ["Victim Ltd", "victor@"]
+    assert len(routes) >= 25, routes
     for method, path in routes:
         # Both the other workspace outright, and our own workspace with their objects in it.
         for own_workspace in (False, True):

@@ -3,7 +3,17 @@
 
 from fastapi import APIRouter
 
-from socialdesk.web.api import audit, invitations, me, members, tokens, workspaces
+from socialdesk.web.api import (
+    audit,
+    channels,
+    invitations,
+    me,
+    media,
+    members,
+    posts,
+    tokens,
+    workspaces,
+)
 from socialdesk.web.api.schemas import ErrorResponse
 
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -17,7 +27,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 router = APIRouter(prefix="/api/v1", responses=_ERRORS)
-for module in (me, workspaces, members, invitations, tokens, audit):
+for module in (me, workspaces, members, invitations, tokens, audit, channels, media, posts):
     router.include_router(module.router)
 
 __all__ = ["router"]

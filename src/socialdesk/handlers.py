@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Every job kind socialdesk runs and its handler: the one explicit registry.
+
+``socialdesk serve`` (embedded worker) and ``socialdesk worker`` both build their
+handlers here, so a kind cannot be known to one and missing from the other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from socialdesk.accounts.vault import Vault
+from socialdesk.config import Settings
+from socialdesk.publishing.deliveries import PUBLISH_KIND
+from socialdesk.publishing.publisher import Publisher
+from socialdesk.publishing.reconcile import (
+    RECONCILE_INTERVAL,
+    RECONCILE_KIND,
+    reconcile_deliveries,
+)
+from socialdesk.publishing.runtime import NetworkRuntime
+from socialdesk.storage.session import Database
+from socialdesk.worker import PERIODIC, Handler, default_handlers
+
+#: Periodic kinds and how often each runs.
+ALL_PERIODIC: dict[str, dt.timedelta] = {**PERIODIC, RECONCILE_KIND: RECONCILE_INTERVAL}
+
+
+def build_handlers(
+    *, db: Database, settings: Settings, vault: Vault, network: NetworkRuntime
+) -> dict[str, Handler]:
+    return {
+        **default_handlers(),
+        PUBLISH_KIND: Publisher(db=db, settings=settings, vault=vault, network=network),
+        RECONCILE_KIND: reconcile_deliveries,
+    }

@@ -1,0 +1,414 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Posts: write once, tailor per channel, schedule, and change your mind safely.
+
+Every function validates everything first and writes afterwards, in the caller's
+transaction: bad input raises ``ValidationError`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from socialdesk.accounts import audit
+from socialdesk.accounts.audit import Actor
+from socialdesk.accounts.roles import Permission, can, require
+from socialdesk.accounts.workspaces import Access
+from socialdesk.config import Settings
+from socialdesk.errors import Conflict, NotFound, ValidationError
+from socialdesk.media.library import get_asset, media_check
+from socialdesk.publishing import deliveries as dl
+from socialdesk.publishing.channels import ACTIVE, NEEDS_RECONNECT, get_channel
+from socialdesk.publishing.scheduling import QueueSlot as SlotSpec
+from socialdesk.publishing.scheduling import next_free_slot, validate_schedule
+from socialdesk.publishing.validation import ValidationReport, validate_delivery
+from socialdesk.storage.tables import Channel, Delivery, DeliveryMedia, Post, QueueSlot
+from socialdesk.storage.types import utcnow
+
+When = Literal["draft", "now", "at", "queue"]
+#: A time this far in the past still counts as "now" (the form took a while to submit).
+PAST_GRACE = dt.timedelta(minutes=2)
+MAX_LABELS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    asset_id: uuid.UUID
+    alt_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelContent:
+    """What one channel gets; None fields fall back to the post's."""
+
+    channel_id: uuid.UUID
+    text: str | None = None
+    media: Sequence[MediaRef] | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PostDraft:
+    text: str
+    channels: Sequence[ChannelContent]
+    media: Sequence[MediaRef] = ()
+    when: When = "draft"
+    at: dt.datetime | None = None
+    timezone: str = "UTC"
+    labels: Sequence[str] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _problems_message(problems: Mapping[str, ValidationReport]) -> str:
+    lines = [f"{where}: {error}" for where, report in problems.items() for error in report.errors]
+    return "the post cannot be published as it is:\n- " + "\n- ".join(lines)
+
+
+def _labels(labels: Sequence[str]) -> list[str]:
+    cleaned = sorted({label.strip() for label in labels if label.strip()})
+    if len(cleaned) > MAX_LABELS:
+        raise ValidationError(f"at most {MAX_LABELS} labels per post", field="labels")
+    if any(len(label) > 50 for label in cleaned):
+        raise ValidationError("a label is longer than 50 characters", field="labels")
+    return cleaned
+
+
+def _resolve_channels(session: Session, draft: PostDraft) -> list[tuple[ChannelContent, Channel]]:
+    if not draft.channels:
+        raise ValidationError("choose at least one channel", field="channels")
+    seen: set[uuid.UUID] = set()
+    resolved = []
+    for content in draft.channels:
+        if content.channel_id in seen:
+            raise ValidationError("a channel is listed twice", field="channels")
+        seen.add(content.channel_id)
+        channel = get_channel(session, channel_id=content.channel_id)
+        if channel.status not in (ACTIVE, NEEDS_RECONNECT):
+            raise ValidationError(
+                f"the channel {channel.handle} is disconnected; reconnect it first",
+                field="channels",
+            )
+        resolved.append((content, channel))
+    return resolved
+
+
+def check_draft(
+    session: Session, *, settings: Settings, draft: PostDraft
+) -> dict[str, ValidationReport]:
+    """Validate every channel's copy; a report per channel handle."""
+    reports: dict[str, ValidationReport] = {}
+    for content, channel in _resolve_channels(session, draft):
+        media_refs = content.media if content.media is not None else draft.media
+        checks = [
+            media_check(
+                settings,
+                get_asset(session, asset_id=ref.asset_id),
+                alt_text=ref.alt_text,
+            )
+            for ref in media_refs
+        ]
+        options = {**draft.options, **content.options}
+        thread = [str(part) for part in options.get("thread", [])]
+        reports[f"{channel.network} {channel.handle}"] = validate_delivery(
+            network=channel.network,
+            text=content.text if content.text is not None else draft.text,
+            media=checks,
+            thread=thread,
+            options=options,
+            extra=channel.extra,
+        )
+    return reports
+
+
+def _queue_time(session: Session, *, channel: Channel, after: dt.datetime) -> dt.datetime:
+    slots = [
+        SlotSpec(weekday=slot.weekday, local_time=dt.time.fromisoformat(slot.local_time))
+        for slot in session.scalars(select(QueueSlot).where(QueueSlot.channel_id == channel.id))
+    ]
+    if not slots:
+        raise ValidationError(
+            f"the channel {channel.handle} has no queue slots; add posting times first",
+            field="when",
+        )
+    taken: set[dt.datetime] = set(
+        due
+        for due in session.scalars(
+            select(Delivery.due_at).where(
+                Delivery.channel_id == channel.id,
+                Delivery.state.in_(tuple(dl.OPEN_STATES)),
+                Delivery.due_at > after,
+            )
+        )
+        if due is not None
+    )
+    return next_free_slot(slots, channel.timezone, after=after, taken=taken)
+
+
+def create_post(
+    session: Session, *, settings: Settings, access: Access, actor: Actor, draft: PostDraft
+) -> Post:
+    """Create a post with one delivery per channel, and schedule it unless it is a draft."""
+    require_write(access)
+    if draft.when != "draft":
+        require(access.role, Permission.POSTS_PUBLISH)
+    labels = _labels(draft.labels)
+    resolved = _resolve_channels(session, draft)
+    now = utcnow()
+    at: dt.datetime | None = None
+    if draft.when == "at":
+        if draft.at is None:
+            raise ValidationError("give the time to publish at", field="at")
+        validate_schedule(draft.at, now=now, grace=PAST_GRACE)
+        at = max(draft.at, now)
+    elif draft.when == "now":
+        at = now
+    if draft.when != "draft":
+        reports = check_draft(session, settings=settings, draft=draft)
+        problems = {where: report for where, report in reports.items() if not report.ok}
+        if problems:
+            raise ValidationError(_problems_message(problems), field="text")
+    due_by_channel: dict[uuid.UUID, dt.datetime] = {}
+    if draft.when == "queue":
+        for _content, channel in resolved:
+            due_by_channel[channel.id] = _queue_time(session, channel=channel, after=now)
+    post = Post(
+        workspace_id=access.workspace.id,
+        author_id=access.user.id,
+        status="draft" if draft.when == "draft" else "scheduled",
+        text=draft.text,
+        timezone=draft.timezone,
+        labels=labels,
+        scheduled_at=at or (min(due_by_channel.values()) if due_by_channel else None),
+    )
+    session.add(post)
+    session.flush()
+    for content, channel in resolved:
+        options = {**draft.options, **content.options}
+        delivery = Delivery(
+            workspace_id=post.workspace_id,
+            post_id=post.id,
+            channel_id=channel.id,
+            text=content.text if content.text is not None else draft.text,
+            options=dict(options),
+            idempotency_key=secrets.token_hex(16),
+            state=dl.PENDING,
+        )
+        session.add(delivery)
+        session.flush()
+        media_refs = content.media if content.media is not None else draft.media
+        for position, ref in enumerate(media_refs):
+            asset = get_asset(session, asset_id=ref.asset_id)
+            session.add(
+                DeliveryMedia(
+                    workspace_id=post.workspace_id,
+                    delivery_id=delivery.id,
+                    asset_id=asset.id,
+                    position=position,
+                    alt_text=ref.alt_text if ref.alt_text is not None else asset.alt_text,
+                )
+            )
+        due = due_by_channel.get(channel.id, at)
+        if due is not None:
+            if channel.status == NEEDS_RECONNECT:
+                delivery.state = dl.HELD
+                delivery.due_at = due
+            else:
+                dl.enqueue_delivery(session, delivery=delivery, due_at=due)
+    audit.record(
+        session,
+        actor=actor,
+        action="post.create" if draft.when == "draft" else "post.schedule",
+        workspace_id=post.workspace_id,
+        target_type="post",
+        target_id=post.id,
+        details={
+            "channels": [str(c.id) for _, c in resolved],
+            "when": draft.when,
+            "at": post.scheduled_at.isoformat() if post.scheduled_at else None,
+        },
+    )
+    return post
+
+
+def require_write(access: Access) -> None:
+    """Managers write posts; marketers write them for their campaigns."""
+    if not can(access.role, Permission.CAMPAIGN_POSTS_WRITE):
+        require(access.role, Permission.POSTS_WRITE)
+
+
+def get_post(session: Session, *, post_id: uuid.UUID) -> Post:
+    post = session.scalars(
+        select(Post).where(Post.id == post_id).options(selectinload(Post.deliveries))
+    ).first()
+    if post is None:
+        raise NotFound("no such post in this workspace")
+    return post
+
+
+def list_posts(
+    session: Session,
+    *,
+    workspace_id: uuid.UUID,
+    statuses: Sequence[str] = (),
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    limit: int = 200,
+) -> list[Post]:
+    query = (
+        select(Post)
+        .where(Post.workspace_id == workspace_id)
+        .options(selectinload(Post.deliveries))
+        .order_by(Post.scheduled_at.is_(None), Post.scheduled_at, Post.created_at)
+        .limit(limit)
+    )
+    if statuses:
+        query = query.where(Post.status.in_(tuple(statuses)))
+    if start is not None:
+        query = query.where(Post.scheduled_at >= start)
+    if end is not None:
+        query = query.where(Post.scheduled_at < end)
+    return list(session.scalars(query))
+
+
+def reschedule_post(
+    session: Session, *, access: Access, actor: Actor, post: Post, at: dt.datetime, timezone: str
+) -> Post:
+    """Move a scheduled post (or a draft) to another time; published parts stay as they are."""
+    require(access.role, Permission.POSTS_PUBLISH)
+    if post.status in ("published", "cancelled", "failed", "partly_failed"):
+        raise Conflict(f"a {post.status.replace('_', ' ')} post cannot be rescheduled")
+    validate_schedule(at, now=utcnow(), grace=PAST_GRACE)
+    at = max(at, utcnow())
+    old = post.scheduled_at
+    post.scheduled_at = at
+    post.timezone = timezone
+    if post.status in ("draft", "approved"):
+        post.status = "scheduled"
+    for delivery in post.deliveries:
+        if delivery.state in (dl.PENDING, dl.HELD):
+            if delivery.state == dl.HELD:
+                delivery.due_at = at
+            else:
+                dl.enqueue_delivery(session, delivery=delivery, due_at=at)
+    audit.record(
+        session,
+        actor=actor,
+        action="post.reschedule",
+        workspace_id=post.workspace_id,
+        target_type="post",
+        target_id=post.id,
+        details={"from": old.isoformat() if old else None, "to": at.isoformat()},
+    )
+    return post
+
+
+def cancel_post(session: Session, *, access: Access, actor: Actor, post: Post) -> Post:
+    """Cancel what has not gone out yet; what was published stays published."""
+    require_write(access)
+    if post.status in ("published", "cancelled"):
+        raise Conflict(f"the post is already {post.status}")
+    in_flight = [d for d in post.deliveries if d.state in (dl.PUBLISHING, dl.UNCERTAIN)]
+    if in_flight:
+        raise Conflict("the post is being published right now; wait a moment and delete it instead")
+    for delivery in post.deliveries:
+        dl.cancel_delivery(session, delivery=delivery, reason="cancelled by a member")
+    published = any(d.state == dl.PUBLISHED for d in post.deliveries)
+    post.status = "partly_failed" if published else "cancelled"
+    audit.record(
+        session,
+        actor=actor,
+        action="post.cancel",
+        workspace_id=post.workspace_id,
+        target_type="post",
+        target_id=post.id,
+    )
+    return post
+
+
+def duplicate_post(session: Session, *, access: Access, actor: Actor, post: Post) -> Post:
+    """A new draft with the same content and channels (and fresh idempotency keys)."""
+    require_write(access)
+    copy = Post(
+        workspace_id=post.workspace_id,
+        author_id=access.user.id,
+        status="draft",
+        text=post.text,
+        timezone=post.timezone,
+        labels=list(post.labels),
+        campaign_id=post.campaign_id,
+    )
+    session.add(copy)
+    session.flush()
+    for delivery in post.deliveries:
+        twin = Delivery(
+            workspace_id=post.workspace_id,
+            post_id=copy.id,
+            channel_id=delivery.channel_id,
+            text=delivery.text,
+            options=dict(delivery.options),
+            idempotency_key=secrets.token_hex(16),
+        )
+        session.add(twin)
+        session.flush()
+        for item in delivery.media:
+            session.add(
+                DeliveryMedia(
+                    workspace_id=post.workspace_id,
+                    delivery_id=twin.id,
+                    asset_id=item.asset_id,
+                    position=item.position,
+                    alt_text=item.alt_text,
+                )
+            )
+    audit.record(
+        session,
+        actor=actor,
+        action="post.duplicate",
+        workspace_id=post.workspace_id,
+        target_type="post",
+        target_id=copy.id,
+        details={"from": str(post.id)},
+    )
+    return copy
+
+
+def retry_delivery(
+    session: Session, *, access: Access, actor: Actor, delivery: Delivery
+) -> Delivery:
+    """Try a failed (or held) delivery again, now; the others are left alone."""
+    require(access.role, Permission.POSTS_PUBLISH)
+    if delivery.state not in (dl.FAILED, dl.HELD):
+        raise Conflict(f"only failed deliveries can be retried; this one is {delivery.state}")
+    if delivery.channel.status == NEEDS_RECONNECT:
+        raise Conflict(f"reconnect {delivery.channel.handle} first; then it goes out by itself")
+    delivery.attempts = 0
+    delivery.last_error = None
+    delivery.last_error_code = None
+    dl.requeue_delivery(session, delivery=delivery)
+    post = delivery.post
+    post.status = (
+        "publishing" if any(d.state == dl.PUBLISHED for d in post.deliveries) else "scheduled"
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="delivery.retry",
+        workspace_id=delivery.workspace_id,
+        target_type="delivery",
+        target_id=delivery.id,
+    )
+    return delivery
+
+
+def get_delivery(session: Session, *, delivery_id: uuid.UUID) -> Delivery:
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise NotFound("no such delivery in this workspace")
+    return delivery
