@@ -111,6 +111,9 @@ def overall_status(states: list[str], *, current: str) -> str:
 def refresh_post_status(session: Session, *, post: Post) -> None:
     if post.status in ("draft", "in_review"):
         return  # nothing is scheduled yet; the deliveries are only drafts
+    # Deliveries of one post finish in parallel: lock the post so each transaction reads
+    # the others' committed states, instead of two of them each missing the other's.
+    session.execute(select(Post.id).where(Post.id == post.id).with_for_update())
     states = list(session.scalars(select(Delivery.state).where(Delivery.post_id == post.id)))
     status = overall_status(states, current=post.status)
     if status != post.status:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from socialdesk.accounts.vault import Vault
 from socialdesk.config import Settings
 from socialdesk.connectors.base import (
     Connector,
+    Credentials,
     Idempotency,
     MediaItem,
     OutboundPost,
@@ -88,6 +90,7 @@ class Publisher:
         self.settings = settings
         self.vault = vault
         self.network = network
+        self._local = threading.local()
 
     def __call__(self, context: JobContext) -> None:
         delivery_id = uuid.UUID(str(context.job.payload["delivery_id"]))
@@ -171,7 +174,7 @@ class Publisher:
             http=self.network.http,
             run=self.network.run,
         )
-        connector: Connector = build_connector(channel, credentials, http=self.network.http)
+        connector = self._connector(channel, credentials)
         outbound = self._with_prepared_media(attempt.outbound, connector)
         if attempt.maybe_sent_before and connector.capabilities.idempotency is Idempotency.LOOKUP:
             found = self.network.run(connector.find_published(outbound))
@@ -179,6 +182,24 @@ class Publisher:
                 logger.info("delivery %s was already published; found it", attempt.delivery_id)
                 return found
         return self.network.run(connector.publish(outbound))
+
+    def _connector(self, channel: Channel, credentials: Credentials) -> Connector:
+        """This thread's connector for the channel, reused while the credentials stay the same.
+
+        Reuse keeps a network session (Bluesky signs in once, not once per post: its
+        sign-in limit is 30 per 5 minutes) and the thread's HTTP connections.
+        """
+        cache: dict[uuid.UUID, tuple[Credentials, Connector]] | None = getattr(
+            self._local, "connectors", None
+        )
+        if cache is None:
+            cache = self._local.connectors = {}
+        cached = cache.get(channel.id)
+        if cached is not None and cached[0] == credentials:
+            return cached[1]
+        connector = build_connector(channel, credentials, http=self.network.http)
+        cache[channel.id] = (credentials, connector)
+        return connector
 
     @staticmethod
     def _must_look_up(connector: Connector, attempt: _Attempt) -> bool:
