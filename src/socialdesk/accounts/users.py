@@ -8,7 +8,7 @@ import re
 import uuid
 import zoneinfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import audit
@@ -39,6 +39,19 @@ def check_timezone(name: str) -> str:
             field="timezone",
         ) from None
     return name
+
+
+#: Any constant, the same in every process: serialises first-run set-ups on PostgreSQL.
+_FIRST_RUN_LOCK = 0x5E7C0DE
+
+
+def lock_first_run(session: Session) -> None:
+    """Serialise first-run set-ups, so two at once cannot both find no user and both go on.
+
+    SQLite transactions already run one at a time (``BEGIN IMMEDIATE``).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FIRST_RUN_LOCK})
 
 
 def count_users(session: Session) -> int:

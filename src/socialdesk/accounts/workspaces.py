@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts import audit
 from socialdesk.accounts.audit import Actor
-from socialdesk.accounts.roles import Role
+from socialdesk.accounts.roles import Permission, Role, require
 from socialdesk.accounts.users import check_timezone
 from socialdesk.errors import NotFound, ValidationError
 from socialdesk.storage.tables import Membership, User, Workspace
@@ -62,11 +62,14 @@ def create_workspace(
 def update_workspace(
     session: Session,
     *,
-    workspace: Workspace,
+    access: Access,
     actor: Actor,
     name: str | None = None,
     timezone: str | None = None,
 ) -> Workspace:
+    """Rename the workspace or change its time zone (owners and admins)."""
+    require(access.role, Permission.WORKSPACE_MANAGE)
+    workspace = access.workspace
     changes: dict[str, str] = {}
     new_name = _clean_name(name) if name is not None else None
     new_timezone = check_timezone(timezone) if timezone is not None else None

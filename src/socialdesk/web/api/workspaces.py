@@ -53,7 +53,7 @@ def update_workspace(
 ) -> WorkspacePublic:
     workspace = workspaces.update_workspace(
         session,
-        workspace=access.workspace,
+        access=access,
         actor=principal.actor(request),
         name=body.name,
         timezone=body.timezone,

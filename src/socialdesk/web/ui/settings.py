@@ -65,7 +65,7 @@ def update_settings(
     try:
         workspaces.update_workspace(
             session,
-            workspace=view.workspace,
+            access=view.access,
             actor=view.principal.actor(request),
             name=name,
             timezone=timezone.strip(),

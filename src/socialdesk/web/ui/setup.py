@@ -63,6 +63,7 @@ def setup(
     workspace_name: Annotated[str, Form()] = "",
     timezone: Annotated[str, Form()] = "",
 ) -> Response:
+    users.lock_first_run(session)
     if users.count_users(session) > 0:
         return redirect("/login")
     if not _token_is_valid(settings, token):
