@@ -80,6 +80,10 @@ class Workspace(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(120))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    #: none | roles (posts by ``approval_roles`` need approval) | external (an approver
+    #: outside the team, such as the client, approves every post)
+    approval_mode: Mapped[str] = mapped_column(String(20), default="none")
+    approval_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -290,6 +294,7 @@ class MediaAsset(TenantScoped, Base):
     storage_path: Mapped[str] = mapped_column(String(500))
     original_filename: Mapped[str] = mapped_column(String(300), default="")
     alt_text: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -404,3 +409,103 @@ class QueueSlot(TenantScoped, Base):
     #: "HH:MM", wall-clock time in the channel's zone.
     local_time: Mapped[str] = mapped_column(String(5))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# -- the manager's workspace: approvals, comments, notifications, templates -------------
+
+
+class Approval(TenantScoped, Base):
+    """A request to approve a post, and its decision."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_post", "post_id", "requested_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    post_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("posts.id", ondelete="CASCADE"))
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The approver it was sent to; None means anyone who may approve in the workspace.
+    approver_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    #: pending | approved | rejected | withdrawn
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[dt.datetime | None]
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class PostComment(TenantScoped, Base):
+    """A comment in a post's discussion (approvers and the team)."""
+
+    __tablename__ = "post_comments"
+    __table_args__ = (Index("ix_post_comments_post", "post_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    post_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("posts.id", ondelete="CASCADE"))
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Notification(TenantScoped, Base):
+    """An in-app notification for one member (the bell)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    #: approval_requested | approved | rejected | delivery_failed | channel_needs_reconnect
+    #: | mentioned | comment
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[dt.datetime | None]
+
+
+class ContentTemplate(TenantScoped, Base):
+    """Reusable post text with ``{variables}``."""
+
+    __tablename__ = "content_templates"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class HashtagGroup(TenantScoped, Base):
+    """A saved set of hashtags inserted together."""
+
+    __tablename__ = "hashtag_groups"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(120))
+    hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CalendarFeed(TenantScoped, Base):
+    """A member's private iCalendar feed of scheduled posts (the URL carries the token)."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
