@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from socialdesk.accounts import users, workspaces
 from socialdesk.accounts.audit import Actor
 from socialdesk.storage import Database
-from socialdesk.storage.tables import User, Workspace
+from socialdesk.storage.tables import User
 from tests.web.ui.helpers import make_user, make_workspace, post_form, sign_in, text_of
 
 
@@ -52,10 +52,12 @@ def test_audit_pages_older_events(client: TestClient, db: Database) -> None:
     ana = make_user(db, "ana@example.com")
     workspace = make_workspace(db, ana)
     with db.transaction() as session:
-        target = session.get_one(Workspace, workspace.id)
+        access = workspaces.access_for(
+            session, user=session.get_one(User, ana.id), workspace_id=workspace.id
+        )
         for number in range(1, 56):
             workspaces.update_workspace(
-                session, workspace=target, actor=Actor.cli(), name=f"Name {number:02d}"
+                session, access=access, actor=Actor.cli(), name=f"Name {number:02d}"
             )
     sign_in(client, "ana@example.com")
     first = client.get(f"/w/{workspace.id}/audit")
