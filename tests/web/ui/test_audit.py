@@ -53,7 +53,7 @@ def test_audit_pages_older_events(client: TestClient, db: Database) -> None:
     workspace = make_workspace(db, ana)
     with db.transaction() as session:
         access = workspaces.access_for(
-            session, user=session.get_one(User, ana.id), workspace_id=workspace.id
+            session, user=session.get_one(User, ana.user.id), workspace_id=workspace.id
         )
         for number in range(1, 56):
             workspaces.update_workspace(
