@@ -63,9 +63,23 @@ class Asset:
 
 
 #: htmx stays on 2.0.x: 4.x changed attribute inheritance (see DESIGN.md).
+#: FullCalendar 7 ships its standard views (daygrid, timegrid, list, interaction) in the
+#: one ``fullcalendar`` package (the ``@fullcalendar/*`` plugin packages stopped at 6.x);
+#: ``all/global.js`` is its browser build with every standard plugin and a Temporal shim.
+#: Its styles are the skeleton plus the "breezy" theme (a plugin and its CSS) in indigo.
 ASSETS = (
     Asset("htmx.org", "2.0.11", "dist/htmx.min.js", "htmx.min.js"),
     Asset("alpinejs", "3.17.5", "dist/cdn.min.js", "alpine.min.js"),
+    Asset("fullcalendar", "7.1.0", "all/global.js", "fullcalendar.global.js"),
+    Asset("fullcalendar", "7.1.0", "skeleton.css", "fullcalendar.skeleton.css"),
+    Asset("fullcalendar", "7.1.0", "themes/breezy/global.js", "fullcalendar.breezy.js"),
+    Asset("fullcalendar", "7.1.0", "themes/breezy/theme.css", "fullcalendar.breezy.css"),
+    Asset(
+        "fullcalendar",
+        "7.1.0",
+        "themes/breezy/palettes/indigo.css",
+        "fullcalendar.breezy-indigo.css",
+    ),
 )
 
 _LICENCE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "license")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import platformdirs
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from socialdesk.errors import ConfigurationError
@@ -24,6 +24,22 @@ _KNOWN_DEFAULT_SECRETS = frozenset(
     {"", "changeme", "change-me", "changethis", "secret", "socialdesk", "development", "dev"}
 )
 _MIN_SECRET_LENGTH = 32
+
+#: What ``SOCIALDESK_NETWORK_URLS`` may point elsewhere: a network's API, its consent page
+#: (``authorize``), or LinkedIn's OAuth host (``oauth``).
+NETWORK_URL_KEYS = frozenset(
+    {
+        "x.api",
+        "x.authorize",
+        "linkedin.api",
+        "linkedin.oauth",
+        "facebook.api",
+        "facebook.authorize",
+        "instagram.api",
+        "threads.api",
+        "threads.authorize",
+    }
+)
 
 
 class Environment(StrEnum):
@@ -48,6 +64,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     #: Fernet keys, comma-separated, newest first. Default: ``<data_dir>/encryption.keys``.
     encryption_keys: SecretStr | None = None
+    #: Where people and networks reach this server. OAuth consent pages send the browser
+    #: back to ``<base_url>/oauth/callback/<network>``, and Instagram and Threads download
+    #: media from ``<base_url>/media/...``: for those two it must be reachable by Meta.
     base_url: str = "http://127.0.0.1:8000"
     redis_url: str | None = None
     session_max_age_seconds: int = 14 * 24 * 3600
@@ -56,6 +75,37 @@ class Settings(BaseSettings):
     job_lease_seconds: Annotated[int, Field(ge=5, le=300)] = 30
     worker_poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
     log_level: str = "INFO"
+
+    # -- the networks' OAuth apps (from each network's developer console) ----------------
+    # A network whose app is not set shows "not configured" on the Channels page.
+    x_client_id: str | None = None
+    #: Only for a confidential X client; a public client (PKCE only) has none.
+    x_client_secret: SecretStr | None = None
+    linkedin_client_id: str | None = None
+    linkedin_client_secret: SecretStr | None = None
+    #: LinkedIn turns PKCE on per app, on request; send a code challenge only if it did.
+    linkedin_pkce: bool = False
+    #: One Meta app serves Facebook Pages and Instagram (Instagram API with Facebook Login).
+    meta_app_id: str | None = None
+    meta_app_secret: SecretStr | None = None
+    threads_app_id: str | None = None
+    threads_app_secret: SecretStr | None = None
+    #: Other addresses for a network's API or consent page (a proxy, the fakes in tests),
+    #: as JSON: ``{"x.api": "http://127.0.0.1:8766", "x.authorize": "http://…"}``.
+    #: Keys: see :data:`NETWORK_URL_KEYS`.
+    network_urls: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("network_urls")
+    @classmethod
+    def _known_network_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - NETWORK_URL_KEYS)
+        if unknown:
+            known = ", ".join(sorted(NETWORK_URL_KEYS))
+            raise ValueError(f"unknown key(s) {', '.join(unknown)}; known keys: {known}")
+        for key, url in value.items():
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{key} must be an http(s) URL")
+        return {key: url.rstrip("/") for key, url in value.items()}
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -18,12 +18,21 @@ from socialdesk.publishing.reconcile import (
     RECONCILE_KIND,
     reconcile_deliveries,
 )
+from socialdesk.publishing.recurrence import (
+    RECURRENCE_INTERVAL,
+    RECURRENCE_KIND,
+    materialise_recurrences,
+)
 from socialdesk.publishing.runtime import NetworkRuntime
 from socialdesk.storage.session import Database
 from socialdesk.worker import PERIODIC, Handler, default_handlers
 
 #: Periodic kinds and how often each runs.
-ALL_PERIODIC: dict[str, dt.timedelta] = {**PERIODIC, RECONCILE_KIND: RECONCILE_INTERVAL}
+ALL_PERIODIC: dict[str, dt.timedelta] = {
+    **PERIODIC,
+    RECONCILE_KIND: RECONCILE_INTERVAL,
+    RECURRENCE_KIND: RECURRENCE_INTERVAL,
+}
 
 
 def build_handlers(
@@ -33,4 +42,5 @@ def build_handlers(
         **default_handlers(),
         PUBLISH_KIND: Publisher(db=db, settings=settings, vault=vault, network=network),
         RECONCILE_KIND: reconcile_deliveries,
+        RECURRENCE_KIND: materialise_recurrences,
     }

@@ -333,6 +333,17 @@ class Worker:
     def _submit(self, executor: ThreadPoolExecutor, job: ClaimedJob) -> None:
         context = JobContext(db=self.db, job=job, owner=self.owner)
         with self._lock:
+            if job.id in self._running:
+                # Its lease ran out while it still runs here (the heartbeat could not extend
+                # it in time) and this worker claimed it back: the claim renewed the lease
+                # and the run in progress goes on. Starting it again would run the job twice
+                # at once, and the first run to end would drop the other's bookkeeping.
+                logger.warning(
+                    "job %s (%s): its lease ran out while it was running here; reclaimed",
+                    job.id,
+                    job.kind,
+                )
+                return
             self._running[job.id] = _Running(context)
         executor.submit(self._execute, context)
 

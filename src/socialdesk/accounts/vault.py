@@ -6,8 +6,9 @@ default, from ``<data_dir>/encryption.keys`` (one key a line, newest first, mode
 created on first use. The newest key encrypts; every listed key decrypts.
 
 Rotation (``socialdesk keys rotate``) writes a new key in front of the old ones,
-re-encrypts every stored secret under it in small transactions, and only then drops the
-old keys, so a crash half-way leaves every secret readable.
+re-encrypts every stored secret under it in small transactions (vault secrets, the
+Mastodon app secrets in ``oauth_clients`` and the PKCE verifiers in ``oauth_states``),
+and only then drops the old keys, so a crash half-way leaves every secret readable.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from socialdesk.accounts import audit
@@ -29,7 +30,7 @@ from socialdesk.accounts.audit import Actor
 from socialdesk.config import Settings
 from socialdesk.errors import ConfigurationError, NotFound, VaultError
 from socialdesk.storage.session import Database
-from socialdesk.storage.tables import VaultSecret
+from socialdesk.storage.tables import OAuthClient, OAuthState, VaultSecret
 from socialdesk.storage.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,8 @@ class Vault:
 class RotationReport:
     secrets: int
     keys_from_environment: bool
+    #: Mastodon app secrets and the verifiers of connect flows in progress.
+    oauth_secrets: int = 0
 
 
 def store_secret(
@@ -196,6 +199,7 @@ def rotate_keys(*, db: Database, settings: Settings, actor: Actor) -> RotationRe
             break
         rotated += len(batch)
         last_id = batch[-1].id
+    oauth_secrets = _rotate_oauth_secrets(db=db, vault=vault)
     if not vault.keys_from_environment:
         new_key = path.read_text(encoding="utf-8").splitlines()[0].strip()
         _write_key_file(path, [new_key])
@@ -204,7 +208,54 @@ def rotate_keys(*, db: Database, settings: Settings, actor: Actor) -> RotationRe
             session,
             actor=actor,
             action="vault.rotate",
-            details={"secrets": rotated, "old_keys_dropped": len(old_keys)},
+            details={
+                "secrets": rotated,
+                "oauth_secrets": oauth_secrets,
+                "old_keys_dropped": len(old_keys),
+            },
         )
-    logger.info("re-encrypted %s stored secrets under a new key", rotated)
-    return RotationReport(secrets=rotated, keys_from_environment=vault.keys_from_environment)
+    logger.info(
+        "re-encrypted %s stored secrets and %s OAuth secrets under a new key",
+        rotated,
+        oauth_secrets,
+    )
+    return RotationReport(
+        secrets=rotated,
+        keys_from_environment=vault.keys_from_environment,
+        oauth_secrets=oauth_secrets,
+    )
+
+
+def _rotate_oauth_secrets(*, db: Database, vault: Vault) -> int:
+    """Re-encrypt the app secrets of ``OAuthClient`` and the verifiers of flows in progress."""
+    rotated = 0
+    for model, column in (
+        (OAuthClient, OAuthClient.client_secret_ciphertext),
+        (OAuthState, OAuthState.verifier_ciphertext),
+    ):
+        last_id: uuid.UUID | None = None
+        while True:
+            with db.transaction() as session:
+                query = (
+                    select(model.id, column)
+                    .where(column.is_not(None))
+                    .order_by(model.id)
+                    .limit(ROTATION_BATCH)
+                )
+                if last_id is not None:
+                    query = query.where(model.id > last_id)
+                batch = list(session.execute(query))
+                for row_id, ciphertext in batch:
+                    if ciphertext is None:
+                        continue
+                    # A flow that finished meanwhile has no row left to update: fine.
+                    session.execute(
+                        update(model)
+                        .where(model.id == row_id, column == ciphertext)
+                        .values({column.key: vault.rotate_ciphertext(ciphertext)})
+                    )
+            if not batch:
+                break
+            rotated += len(batch)
+            last_id = batch[-1][0]
+    return rotated

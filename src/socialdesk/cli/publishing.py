@@ -206,6 +206,8 @@ def _post_dict(post: Post) -> dict[str, Any]:
         "scheduled_at": post.scheduled_at,
         "timezone": post.timezone,
         "labels": post.labels,
+        "recurrence": post.recurrence_rule,
+        "recurrence_parent_id": post.recurrence_parent_id,
         "deliveries": [_delivery_dict(d) for d in post.deliveries],
     }
 
@@ -240,6 +242,12 @@ def posts_create(
     queue: Annotated[bool, typer.Option("--queue", help="Next free queue slot.")] = False,
     draft: Annotated[bool, typer.Option("--draft", help="Save without scheduling.")] = False,
     label: Annotated[list[str] | None, typer.Option(help="A label; repeatable.")] = None,
+    rrule: Annotated[
+        str | None,
+        typer.Option(
+            help="Repeat it: an RFC 5545 rule such as FREQ=WEEKLY;BYDAY=MO, in --tz.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a post for one or more channels: now (default), --at a time, --queue or --draft."""
@@ -282,6 +290,7 @@ def posts_create(
                 timezone=zone,
                 labels=list(label or []),
                 options={"thread": list(thread)} if thread else {},
+                recurrence=rrule,
             ),
         )
         session.flush()

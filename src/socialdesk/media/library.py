@@ -8,6 +8,7 @@ against a network's rules never re-reads the file.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -15,6 +16,7 @@ import tempfile
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +34,7 @@ from socialdesk.storage.tables import MediaAsset
 logger = logging.getLogger(__name__)
 
 MAX_ALT_TEXT = 5000
+MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 _EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/png": "png",
@@ -144,6 +147,49 @@ def store_file(
         details={"name": asset.original_filename, "type": info.mime_type, "bytes": info.size_bytes},
     )
     return asset
+
+
+def store_upload(
+    session: Session,
+    *,
+    settings: Settings,
+    workspace_id: uuid.UUID,
+    stream: BinaryIO,
+    filename: str,
+    actor: Actor,
+    alt_text: str = "",
+    max_bytes: int = MAX_UPLOAD_BYTES,
+) -> tuple[MediaAsset, bool]:
+    """Spool an uploaded stream to disk and store it; True when the file is new here."""
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=settings.media_dir, suffix=".upload") as spool:
+        size = 0
+        while chunk := stream.read(1024 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                raise ValidationError(
+                    f"{Path(filename).name} is larger than {max_bytes // 1024 // 1024} MiB",
+                    field="file",
+                )
+            digest.update(chunk)
+            spool.write(chunk)
+        spool.flush()
+        existed = session.scalars(
+            select(MediaAsset.id).where(
+                MediaAsset.workspace_id == workspace_id, MediaAsset.sha256 == digest.hexdigest()
+            )
+        ).first()
+        asset = store_file(
+            session,
+            settings=settings,
+            workspace_id=workspace_id,
+            source=Path(spool.name),
+            filename=filename or "upload",
+            actor=actor,
+            alt_text=alt_text,
+        )
+    return asset, existed is None
 
 
 def list_assets(session: Session, *, workspace_id: uuid.UUID, limit: int = 200) -> list[MediaAsset]:

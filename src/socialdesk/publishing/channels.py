@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 from socialdesk.accounts import audit
 from socialdesk.accounts.audit import Actor
 from socialdesk.accounts.vault import Vault, read_secret, replace_secret, store_secret
+from socialdesk.config import Settings
 from socialdesk.connectors.base import AccountInfo, Connector, Credentials
 from socialdesk.connectors.registry import connector_class
-from socialdesk.errors import AuthExpired, NotFound, ValidationError
+from socialdesk.errors import AuthExpired, NotFound, TransientError, ValidationError
 from socialdesk.storage.session import Database
 from socialdesk.storage.tables import Channel, Delivery, Workspace
 from socialdesk.storage.types import utcnow
@@ -129,10 +130,22 @@ def load_credentials(session: Session, *, vault: Vault, channel: Channel) -> Cre
 
 
 def build_connector(
-    channel: Channel, credentials: Credentials, *, http: httpx.AsyncClient
+    channel: Channel,
+    credentials: Credentials,
+    *,
+    http: httpx.AsyncClient,
+    settings: Settings | None = None,
 ) -> Connector:
+    """The channel's connector. With ``settings`` it also gets what the deployment
+    configures for it: the network's app (to refresh X and LinkedIn tokens) and signed
+    public media URLs (Instagram and Threads download media by URL)."""
+    options: dict[str, Any] = {}
+    if settings is not None:
+        from socialdesk.publishing.oauth import connector_options
+
+        options = connector_options(channel.network, settings)
     return connector_class(channel.network)(
-        http=http, credentials=credentials, base_url=channel.base_url
+        http=http, credentials=credentials, base_url=channel.base_url, **options
     )
 
 
@@ -277,6 +290,7 @@ def fresh_credentials(
     http: httpx.AsyncClient,
     run: Runner,
     wait_seconds: float = 30.0,
+    settings: Settings | None = None,
 ) -> Credentials:
     """The channel's credentials, refreshed first if they are about to expire.
 
@@ -293,6 +307,7 @@ def fresh_credentials(
             expires = credentials.expires_at
             if expires is None or expires - REFRESH_MARGIN > now:
                 return credentials
+            _refuse_if_refused(channel)
             result = session.execute(
                 update(Channel)
                 .where(
@@ -305,11 +320,42 @@ def fresh_credentials(
                 .values(refresh_lease_until=now + REFRESH_LEASE)
             )
             got_lease = cast(CursorResult[Any], result).rowcount
+            if got_lease:
+                # Read again under the lease. On PostgreSQL another refresher may have
+                # committed new credentials (and freed its lease) since the read above;
+                # refreshing with what we read then would spend a rotated, dead token.
+                session.expire_all()
+                channel = get_channel(session, channel_id=channel_id)
+                credentials = load_credentials(session, vault=vault, channel=channel)
+                expires = credentials.expires_at
+                if expires is None or expires - REFRESH_MARGIN > now:
+                    channel.refresh_lease_until = None
+                    return credentials
+                _refuse_if_refused(channel)  # rolls the lease back
         if got_lease:
-            return _refresh(db, vault=vault, channel=channel, old=credentials, http=http, run=run)
+            return _refresh(
+                db,
+                vault=vault,
+                channel=channel,
+                old=credentials,
+                http=http,
+                run=run,
+                settings=settings,
+            )
         if time.monotonic() > deadline:
-            return credentials  # the other refresher is slow; the call may still work
+            if expires > utcnow():
+                return credentials  # the other refresher is slow; these still work a while
+            # An expired token would get a 401, which means "reconnect": wait instead.
+            raise TransientError(
+                f"the token of {channel.handle} is being refreshed elsewhere; trying again soon"
+            )
         time.sleep(0.5)
+
+
+def _refuse_if_refused(channel: Channel) -> None:
+    """A refresh the network refused for good is not asked again until a reconnect."""
+    if channel.status == NEEDS_RECONNECT:
+        raise AuthExpired(channel.status_reason or f"reconnect {channel.handle}")
 
 
 def _refresh(
@@ -320,8 +366,9 @@ def _refresh(
     old: Credentials,
     http: httpx.AsyncClient,
     run: Runner,
+    settings: Settings | None = None,
 ) -> Credentials:
-    connector = build_connector(channel, old, http=http)
+    connector = build_connector(channel, old, http=http, settings=settings)
     try:
         new = run(connector.refresh_credentials())
     except AuthExpired as exc:

@@ -23,7 +23,7 @@ from socialdesk.accounts.audit import Actor
 from socialdesk.accounts.roles import Permission, require
 from socialdesk.accounts.workspaces import Access
 from socialdesk.config import Settings
-from socialdesk.errors import SocialdeskError, ValidationError
+from socialdesk.errors import NotFound, SocialdeskError, ValidationError
 from socialdesk.media.library import store_file
 from socialdesk.publishing.channels import find_channel
 from socialdesk.publishing.posts import (
@@ -31,10 +31,11 @@ from socialdesk.publishing.posts import (
     ChannelContent,
     MediaRef,
     PostDraft,
+    _labels,
     check_draft,
     create_post,
 )
-from socialdesk.publishing.scheduling import parse_instant, validate_schedule
+from socialdesk.publishing.scheduling import get_zone, parse_instant, validate_schedule
 from socialdesk.storage.types import utcnow
 
 REQUIRED_COLUMNS = ("channel", "text", "at", "tz")
@@ -47,12 +48,19 @@ class RowReport:
     row: int
     errors: list[str] = field(default_factory=list)
     post_id: uuid.UUID | None = None
+    #: The column each error is about, in the same order as ``errors`` ("row" if none).
+    columns: list[str] = field(default_factory=list)
+
+    def add(self, column: str, message: str) -> None:
+        self.columns.append(column)
+        self.errors.append(message)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "row": self.row,
             "ok": not self.errors,
             "errors": list(self.errors),
+            "columns": list(self.columns),
             "post_id": str(self.post_id) if self.post_id else None,
         }
 
@@ -72,6 +80,23 @@ class ImportRejected(ValidationError):
         )
         self.rows = rows
         self.details = {"rows": [r.as_dict() for r in rows]}
+
+
+#: Which CSV column a ``ValidationError.field`` raised while reading a row points at.
+_COLUMN_OF_FIELD = {
+    "channel": "channel",
+    "channels": "channel",
+    "at": "at",
+    "tz": "tz",
+    "media": "media",
+    "file": "media",
+    "alt_text": "alt",
+    "labels": "labels",
+}
+
+
+def _column_of(error: SocialdeskError) -> str:
+    return _COLUMN_OF_FIELD.get(getattr(error, "field", None) or "", "row")
 
 
 def _split(value: str | None) -> list[str]:
@@ -135,13 +160,15 @@ def import_posts(
                 )
             )
         except SocialdeskError as exc:
-            report.errors.append(exc.message)
+            report.add(_column_of(exc), exc.message)
             drafts.append(None)
             continue
         draft = drafts[-1]
         assert draft is not None
+        content_column = "text, media" if draft.media else "text"
         for where, check in check_draft(session, settings=settings, draft=draft).items():
-            report.errors.extend(f"{where}: {error}" for error in check.errors)
+            for error in check.errors:
+                report.add(content_column, f"{where}: {error}")
     if any(report.errors for report in reports):
         raise ImportRejected(reports)
     for report, draft in zip(reports, drafts, strict=True):
@@ -163,12 +190,17 @@ def _row_draft(
 ) -> PostDraft:
     channel_refs = _split(row.get("channel"))
     if not channel_refs:
-        raise ValidationError("no channel")
-    channels = [
-        ChannelContent(channel_id=find_channel(session, workspace_id=workspace_id, ref=ref).id)
-        for ref in channel_refs
-    ]
+        raise ValidationError("no channel", field="channel")
+    try:
+        channels = [
+            ChannelContent(channel_id=find_channel(session, workspace_id=workspace_id, ref=ref).id)
+            for ref in channel_refs
+        ]
+    except NotFound as exc:
+        raise ValidationError(exc.message, field="channel") from exc
+    labels = _labels(_split(row.get("labels")))
     tz = row.get("tz") or access.workspace.timezone
+    get_zone(tz)  # checked even when "at" is empty (the post keeps its zone)
     at = parse_instant(row["at"], tz) if row.get("at") else None
     if at is not None:
         validate_schedule(at, now=utcnow(), grace=PAST_GRACE)
@@ -178,10 +210,12 @@ def _row_draft(
         path = Path(name)
         if not path.is_absolute():
             if base_dir is None:
-                raise ValidationError(f"media {name!r}: give media as paths next to the CSV file")
+                raise ValidationError(
+                    f"media {name!r}: give media as paths next to the CSV file", field="media"
+                )
             path = base_dir / path
         if not path.is_file():
-            raise ValidationError(f"media {name!r} does not exist")
+            raise ValidationError(f"media {name!r} does not exist", field="media")
         asset = store_file(
             session,
             settings=settings,
@@ -199,5 +233,5 @@ def _row_draft(
         when="at" if at else "now",
         at=at,
         timezone=tz,
-        labels=_split(row.get("labels")),
+        labels=labels,
     )

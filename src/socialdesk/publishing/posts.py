@@ -17,6 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from socialdesk import jobs
 from socialdesk.accounts import audit
 from socialdesk.accounts.audit import Actor
 from socialdesk.accounts.roles import Permission, can, require
@@ -24,6 +25,7 @@ from socialdesk.accounts.workspaces import Access
 from socialdesk.config import Settings
 from socialdesk.errors import Conflict, NotFound, ValidationError
 from socialdesk.media.library import get_asset, media_check
+from socialdesk.publishing import approvals, recurrence
 from socialdesk.publishing import deliveries as dl
 from socialdesk.publishing.channels import ACTIVE, NEEDS_RECONNECT, get_channel
 from socialdesk.publishing.scheduling import QueueSlot as SlotSpec
@@ -36,6 +38,8 @@ When = Literal["draft", "now", "at", "queue"]
 #: A time this far in the past still counts as "now" (the form took a while to submit).
 PAST_GRACE = dt.timedelta(minutes=2)
 MAX_LABELS = 20
+#: Options a channel added to an existing post takes over from its first copy.
+_SHARED_OPTIONS = ("thread", "first_comment", "link")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,8 @@ class PostDraft:
     timezone: str = "UTC"
     labels: Sequence[str] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: An RFC 5545 RRULE ("FREQ=WEEKLY;BYDAY=MO"): the post repeats, in ``timezone``.
+    recurrence: str | None = None
 
 
 def _problems_message(problems: Mapping[str, ValidationReport]) -> str:
@@ -156,7 +162,12 @@ def create_post(
 ) -> Post:
     """Create a post with one delivery per channel, and schedule it unless it is a draft."""
     require_write(access)
-    if draft.when != "draft":
+    # A member whose posts need approval schedules into review (approvals.py); the
+    # approver's decision publishes it, so asking for approval is permission enough.
+    review = draft.when != "draft" and approvals.approval_required(access)
+    if review:
+        require(access.role, Permission.APPROVALS_REQUEST)
+    elif draft.when != "draft":
         require(access.role, Permission.POSTS_PUBLISH)
     labels = _labels(draft.labels)
     resolved = _resolve_channels(session, draft)
@@ -169,6 +180,17 @@ def create_post(
         at = max(draft.at, now)
     elif draft.when == "now":
         at = now
+    rule: str | None = None
+    if draft.recurrence is not None and draft.recurrence.strip():
+        if draft.when == "queue":
+            raise ValidationError(
+                "a repeating post needs a start time: publish it now or at a time, not in "
+                "the queue",
+                field="recurrence",
+            )
+        rule = recurrence.check_rule(
+            draft.recurrence, start=at or draft.at or now, timezone=draft.timezone
+        )
     if draft.when != "draft":
         reports = check_draft(session, settings=settings, draft=draft)
         problems = {where: report for where, report in reports.items() if not report.ok}
@@ -181,11 +203,12 @@ def create_post(
     post = Post(
         workspace_id=access.workspace.id,
         author_id=access.user.id,
-        status="draft" if draft.when == "draft" else "scheduled",
+        status="draft" if draft.when == "draft" else "in_review" if review else "scheduled",
         text=draft.text,
         timezone=draft.timezone,
         labels=labels,
         scheduled_at=at or (min(due_by_channel.values()) if due_by_channel else None),
+        recurrence_rule=rule,
     )
     session.add(post)
     session.flush()
@@ -216,11 +239,15 @@ def create_post(
             )
         due = due_by_channel.get(channel.id, at)
         if due is not None:
-            if channel.status == NEEDS_RECONNECT:
+            if review:
+                delivery.due_at = due  # planned; queued once approved
+            elif channel.status == NEEDS_RECONNECT:
                 delivery.state = dl.HELD
                 delivery.due_at = due
             else:
                 dl.enqueue_delivery(session, delivery=delivery, due_at=due)
+    if rule is not None:
+        recurrence.materialise(session, parent=post, actor=actor, now=now)
     audit.record(
         session,
         actor=actor,
@@ -232,8 +259,11 @@ def create_post(
             "channels": [str(c.id) for _, c in resolved],
             "when": draft.when,
             "at": post.scheduled_at.isoformat() if post.scheduled_at else None,
+            "recurrence": rule,
         },
     )
+    if review:
+        approvals.hold_for_review(session, access=access, actor=actor, post=post)
     return post
 
 
@@ -277,11 +307,138 @@ def list_posts(
     return list(session.scalars(query))
 
 
+#: Statuses in which a post can still be edited (if nothing of it has gone out).
+EDITABLE = ("draft", "in_review", "approved", "scheduled")
+
+
+def update_post(
+    session: Session,
+    *,
+    settings: Settings,
+    access: Access,
+    actor: Actor,
+    post: Post,
+    text: str | None = None,
+    channel_ids: Sequence[uuid.UUID] | None = None,
+) -> Post:
+    """Change the text or the channels of a post that has not started going out.
+
+    Copies that were not tailored per channel follow the new text; a channel added gets
+    the text with the media and shared options of the post's first copy. Unless the post
+    is a draft, every copy is checked against its network's rules first. An approved post
+    that is edited, or a scheduled one edited by a member whose posts need approval, goes
+    back to review.
+    """
+    require_write(access)
+    if post.status not in EDITABLE:
+        raise Conflict(f"a {post.status.replace('_', ' ')} post cannot be edited")
+    if any(d.state not in (dl.PENDING, dl.HELD) or d.attempts for d in post.deliveries):
+        raise Conflict("part of this post is going out or has gone out; it cannot be edited")
+    new_text = post.text if text is None else text
+    current = {d.channel_id: d for d in post.deliveries}
+    wanted = list(dict.fromkeys(channel_ids)) if channel_ids is not None else list(current)
+    if not wanted:
+        raise ValidationError("choose at least one channel", field="channels")
+    targets = PostDraft(text=new_text, channels=[ChannelContent(channel_id=c) for c in wanted])
+    added = [c for _, c in _resolve_channels(session, targets) if c.id not in current]
+    removed = [d for d in post.deliveries if d.channel_id not in wanted]
+    if new_text == post.text and not added and not removed:
+        return post
+    template = post.deliveries[0]
+    shared = {k: v for k, v in template.options.items() if k in _SHARED_OPTIONS}
+    copies = [
+        (d.channel, new_text if d.text == post.text else d.text, d.media, d.options)
+        for d in post.deliveries
+        if d not in removed
+    ] + [(channel, new_text, template.media, shared) for channel in added]
+    if post.status != "draft":
+        problems = {
+            f"{channel.network} {channel.handle}": report
+            for channel, copy, media, options in copies
+            if not (
+                report := validate_delivery(
+                    network=channel.network,
+                    text=copy,
+                    media=[media_check(settings, m.asset, alt_text=m.alt_text) for m in media],
+                    thread=[str(part) for part in options.get("thread", [])],
+                    options={k: v for k, v in options.items() if not k.startswith("_")},
+                    extra=channel.extra,
+                )
+            ).ok
+        }
+        if problems:
+            raise ValidationError(_problems_message(problems), field="text")
+    # Everything is valid: write.
+    back_to_review = post.status in ("approved", "scheduled") and (
+        approvals.was_approved(session, post=post) or approvals.approval_required(access)
+    )
+    for delivery in removed:
+        if delivery.job_id is not None:
+            jobs.cancel(session, job_id=delivery.job_id)
+        post.deliveries.remove(delivery)
+    for delivery in post.deliveries:
+        if delivery.text == post.text:
+            delivery.text = new_text
+    for channel in added:
+        delivery = Delivery(
+            workspace_id=post.workspace_id,
+            channel_id=channel.id,
+            text=new_text,
+            options=dict(shared),
+            idempotency_key=secrets.token_hex(16),
+            state=dl.HELD if channel.status == NEEDS_RECONNECT else dl.PENDING,
+            due_at=template.due_at,
+        )
+        post.deliveries.append(delivery)
+        session.flush()
+        for item in template.media:
+            session.add(
+                DeliveryMedia(
+                    workspace_id=post.workspace_id,
+                    delivery_id=delivery.id,
+                    asset_id=item.asset_id,
+                    position=item.position,
+                    alt_text=item.alt_text,
+                )
+            )
+        scheduled = post.status == "scheduled" and not back_to_review
+        if scheduled and delivery.state == dl.PENDING and delivery.due_at is not None:
+            dl.enqueue_delivery(session, delivery=delivery, due_at=delivery.due_at)
+    audit.record(
+        session,
+        actor=actor,
+        action="post.update",
+        workspace_id=post.workspace_id,
+        target_type="post",
+        target_id=post.id,
+        details={
+            "text_changed": new_text != post.text,
+            "added": [str(c.id) for c in added],
+            "removed": [str(d.channel_id) for d in removed],
+        },
+    )
+    post.text = new_text
+    if back_to_review:
+        approvals.back_to_review(session, access=access, actor=actor, post=post)
+    return post
+
+
 def reschedule_post(
     session: Session, *, access: Access, actor: Actor, post: Post, at: dt.datetime, timezone: str
 ) -> Post:
-    """Move a scheduled post (or a draft) to another time; published parts stay as they are."""
-    require(access.role, Permission.POSTS_PUBLISH)
+    """Move a scheduled post (or a draft) to another time; published parts stay as they are.
+
+    A post waiting for approval only gets a new planned time; a draft of a member whose
+    posts need approval goes to review instead of being scheduled.
+    """
+    review = post.status == "in_review" or (
+        post.status == "draft" and approvals.approval_required(access)
+    )
+    if review:
+        require_write(access)
+        require(access.role, Permission.APPROVALS_REQUEST)
+    else:
+        require(access.role, Permission.POSTS_PUBLISH)
     if post.status in ("published", "cancelled", "failed", "partly_failed"):
         raise Conflict(f"a {post.status.replace('_', ' ')} post cannot be rescheduled")
     validate_schedule(at, now=utcnow(), grace=PAST_GRACE)
@@ -289,14 +446,16 @@ def reschedule_post(
     old = post.scheduled_at
     post.scheduled_at = at
     post.timezone = timezone
-    if post.status in ("draft", "approved"):
+    if post.status in ("draft", "approved") and not review:
         post.status = "scheduled"
     for delivery in post.deliveries:
         if delivery.state in (dl.PENDING, dl.HELD):
-            if delivery.state == dl.HELD:
+            if review or delivery.state == dl.HELD:
                 delivery.due_at = at
             else:
                 dl.enqueue_delivery(session, delivery=delivery, due_at=at)
+    if post.recurrence_rule is not None:
+        recurrence.replan(session, parent=post, actor=actor)  # the series starts elsewhere
     audit.record(
         session,
         actor=actor,
@@ -306,12 +465,16 @@ def reschedule_post(
         target_id=post.id,
         details={"from": old.isoformat() if old else None, "to": at.isoformat()},
     )
+    if review and post.status == "draft":
+        approvals.hold_for_review(session, access=access, actor=actor, post=post)
     return post
 
 
 def cancel_post(session: Session, *, access: Access, actor: Actor, post: Post) -> Post:
     """Cancel what has not gone out yet; what was published stays published."""
     require_write(access)
+    if post.recurrence_rule is not None:
+        return recurrence.cancel_series(session, actor=actor, parent=post)
     if post.status in ("published", "cancelled"):
         raise Conflict(f"the post is already {post.status}")
     in_flight = [d for d in post.deliveries if d.state in (dl.PUBLISHING, dl.UNCERTAIN)]
@@ -386,6 +549,8 @@ def retry_delivery(
     require(access.role, Permission.POSTS_PUBLISH)
     if delivery.state not in (dl.FAILED, dl.HELD):
         raise Conflict(f"only failed deliveries can be retried; this one is {delivery.state}")
+    if delivery.post.status in ("draft", "in_review"):
+        raise Conflict("the post is not scheduled (it is a draft or waits for approval)")
     if delivery.channel.status == NEEDS_RECONNECT:
         raise Conflict(f"reconnect {delivery.channel.handle} first; then it goes out by itself")
     delivery.attempts = 0

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from socialdesk import notifications
 from socialdesk.accounts.vault import Vault
 from socialdesk.config import Settings
 from socialdesk.connectors.base import (
@@ -67,6 +68,10 @@ from socialdesk.worker import JobContext
 logger = logging.getLogger(__name__)
 
 _OPTION_FIELDS = ("thread", "first_comment", "link")
+
+
+class _NotSent(TransientError):
+    """A passing failure before the network was asked to publish (a token refresh)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,16 +172,23 @@ class Publisher:
 
     def _send(self, attempt: _Attempt) -> PublishResult:
         channel = attempt.channel
-        credentials = fresh_credentials(
-            self.db,
-            vault=self.vault,
-            channel_id=channel.id,
-            http=self.network.http,
-            run=self.network.run,
-        )
+        try:
+            credentials = fresh_credentials(
+                self.db,
+                vault=self.vault,
+                channel_id=channel.id,
+                http=self.network.http,
+                run=self.network.run,
+                settings=self.settings,
+            )
+        except TransientError as exc:
+            # Even a refresh that timed out sent nothing of the post: no "uncertain" state.
+            raise _NotSent(exc.message) from exc
         connector = self._connector(channel, credentials)
         outbound = self._with_prepared_media(attempt.outbound, connector)
-        if attempt.maybe_sent_before and connector.capabilities.idempotency is Idempotency.LOOKUP:
+        # No idempotency of its own, or a key the network has forgotten by now (Mastodon
+        # keeps one for an hour): look the possibly-sent attempt up before sending again.
+        if attempt.maybe_sent_before and self._must_look_up(connector, attempt):
             found = self.network.run(connector.find_published(outbound))
             if found is not None:
                 logger.info("delivery %s was already published; found it", attempt.delivery_id)
@@ -197,7 +209,9 @@ class Publisher:
         cached = cache.get(channel.id)
         if cached is not None and cached[0] == credentials:
             return cached[1]
-        connector = build_connector(channel, credentials, http=self.network.http)
+        connector = build_connector(
+            channel, credentials, http=self.network.http, settings=self.settings
+        )
         cache[channel.id] = (credentials, connector)
         return connector
 
@@ -239,12 +253,15 @@ class Publisher:
             delivery.last_error_code = code
             delivery.job_id = None
             dl.refresh_post_status(session, post=delivery.post)
+            notifications.delivery_trouble(session, delivery=delivery)
         logger.info("delivery %s failed: %s", attempt.delivery_id, code)
 
     def _held(self, attempt: _Attempt, error: AuthExpired) -> None:
         with self.db.transaction() as session:
+            # Lock the channel first: deliveries of one channel failing auth in parallel
+            # mark it and tell its people once, not once each.
+            channel = session.get_one(Channel, attempt.channel.id, with_for_update=True)
             delivery = session.get_one(Delivery, attempt.delivery_id)
-            channel = session.get_one(Channel, attempt.channel.id)
             if channel.status == ACTIVE:
                 mark_needs_reconnect(session, channel=channel, reason=error.message)
             # An auth failure is definite: the post did not go out on this attempt. An
@@ -256,13 +273,17 @@ class Publisher:
             if attempt.maybe_sent_before:
                 delivery.options = {**delivery.options, "_lookup_first": True}
             dl.refresh_post_status(session, post=delivery.post)
+            notifications.delivery_trouble(session, delivery=delivery)
 
     def _retryable(self, attempt: _Attempt, error: SocialdeskError) -> None:
-        uncertain = isinstance(error, UncertainOutcome) or (
-            isinstance(error, TransientError)
-            and connector_class(attempt.channel.network).capabilities.idempotency
-            is Idempotency.LOOKUP
-            and not isinstance(error, RateLimited)
+        uncertain = not isinstance(error, _NotSent) and (
+            isinstance(error, UncertainOutcome)
+            or (
+                isinstance(error, TransientError)
+                and connector_class(attempt.channel.network).capabilities.idempotency
+                is Idempotency.LOOKUP
+                and not isinstance(error, RateLimited)
+            )
         )
         with self.db.transaction() as session:
             delivery = session.get_one(Delivery, attempt.delivery_id)
@@ -286,6 +307,7 @@ class Publisher:
                 delivery.state = dl.FAILED
                 delivery.job_id = None
             dl.refresh_post_status(session, post=delivery.post)
+            notifications.delivery_trouble(session, delivery=delivery)
         if attempt.attempt >= dl.MAX_DELIVERY_ATTEMPTS:
             # The delivery carries the outcome; the job must not be retried any more.
             raise Rejected(error.message) from error

@@ -20,7 +20,17 @@ from socialdesk.accounts.audit import Actor
 from socialdesk.accounts.roles import Role
 from socialdesk.config import Settings
 from socialdesk.storage import Database
-from socialdesk.storage.tables import ApiToken, Channel, Delivery, Membership, Post, VaultSecret
+from socialdesk.storage.tables import (
+    ApiToken,
+    Channel,
+    ContentTemplate,
+    Delivery,
+    HashtagGroup,
+    MediaAsset,
+    Membership,
+    Post,
+    VaultSecret,
+)
 from tests.web.api.helpers import CSRF, Person, browser_cookie, make_person
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -47,6 +57,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/workspaces/{workspace_id}/posts/{post_id}/reschedule"): {
         "at": "2099-01-01T09:00:00Z"
     },
+    ("PATCH", "/api/v1/workspaces/{workspace_id}/library/media/{asset_id}"): {"alt_text": "x"},
+    ("POST", "/api/v1/workspaces/{workspace_id}/templates"): {"name": "Pwned", "text": "x"},
+    ("POST", "/api/v1/workspaces/{workspace_id}/templates/preview"): {"text": "{x}"},
+    ("PATCH", "/api/v1/workspaces/{workspace_id}/templates/{template_id}"): {"name": "Pwned"},
+    ("POST", "/api/v1/workspaces/{workspace_id}/templates/{template_id}/render"): {"values": {}},
+    ("POST", "/api/v1/workspaces/{workspace_id}/hashtag-groups"): {"name": "P", "hashtags": ["#x"]},
+    ("PATCH", "/api/v1/workspaces/{workspace_id}/hashtag-groups/{group_id}"): {"name": "Pwned"},
     ("POST", "/api/v1/workspaces/{workspace_id}/posts/validate"): {
         "network": "x",
         "text": "hi",
@@ -90,8 +107,23 @@ def _victim_ids(db: Database, victim: Person) -> dict[str, uuid.UUID]:
             options={},
         )
         session.add(delivery)
+        asset = MediaAsset(
+            workspace_id=victim.workspace.id,
+            kind="image",
+            mime_type="image/png",
+            size_bytes=1,
+            sha256="0" * 64,
+            storage_path="victim.png",
+            original_filename="victim-secret-plans.png",
+        )
+        template = ContentTemplate(workspace_id=victim.workspace.id, name="Victim", text="{x}")
+        group = HashtagGroup(workspace_id=victim.workspace.id, name="Victim", hashtags=["#v"])
+        session.add_all([asset, template, group])
         session.flush()
         return {
+            "asset_id": asset.id,
+            "template_id": template.id,
+            "group_id": group.id,
             "workspace_id": victim.workspace.id,
             "membership_id": membership.id,
             "invitation_id": invitation.id,

@@ -66,7 +66,8 @@ def test_workspace_root_opens_the_first_page_the_role_may_see(
 
     other = new_client()
     sign_in(other, "client@example.com")
-    assert other.get(f"/w/{workspace.id}").headers["location"] == f"/w/{workspace.id}/settings"
+    # An approver lands on what was sent to them for approval.
+    assert other.get(f"/w/{workspace.id}").headers["location"] == f"/w/{workspace.id}/approvals"
     assert other.get(f"/w/{workspace.id}/members").status_code == 403
     settings_page = other.get(f"/w/{workspace.id}/settings")
     assert settings_page.status_code == 200

@@ -4,12 +4,16 @@
 from fastapi import APIRouter
 
 from socialdesk.web.api import (
+    approvals,
     audit,
     channels,
     invitations,
+    library,
     me,
     media,
     members,
+    notifications,
+    oauth,
     posts,
     tokens,
     workspaces,
@@ -29,5 +33,9 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 router = APIRouter(prefix="/api/v1", responses=_ERRORS)
 for module in (me, workspaces, members, invitations, tokens, audit, channels, media, posts):
     router.include_router(module.router)
+router.include_router(oauth.router)
+router.include_router(approvals.router)
+router.include_router(notifications.router)
+router.include_router(library.router)
 
 __all__ = ["router"]

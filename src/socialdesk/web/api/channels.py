@@ -19,7 +19,6 @@ from socialdesk.web.deps import (
     PrincipalDep,
     SessionDep,
     VaultDep,
-    WorkspaceAccessDep,
     requires,
 )
 
@@ -27,7 +26,9 @@ router = APIRouter(prefix="/workspaces/{workspace_id}/channels", tags=["channels
 
 
 @router.get("")
-def list_channels(session: SessionDep, access: WorkspaceAccessDep) -> list[ChannelPublic]:
+def list_channels(
+    session: SessionDep, access: Access = Depends(requires(Permission.POSTS_READ))
+) -> list[ChannelPublic]:
     """Connected accounts and their health (``needs_reconnect`` comes with the reason)."""
     found = channels.list_channels(session, workspace_id=access.workspace.id)
     return [ChannelPublic.of(c) for c in found]
@@ -79,7 +80,9 @@ def disconnect_channel(
 
 @router.get("/{channel_id}/slots")
 def list_slots(
-    channel_id: uuid.UUID, session: SessionDep, _access: WorkspaceAccessDep
+    channel_id: uuid.UUID,
+    session: SessionDep,
+    _access: Access = Depends(requires(Permission.POSTS_READ)),
 ) -> list[SlotBody]:
     """Weekly posting times, in the channel's time zone."""
     channel = channels.get_channel(session, channel_id=channel_id)

@@ -10,7 +10,7 @@ from socialdesk.accounts.workspaces import Access
 from socialdesk.errors import ValidationError
 from socialdesk.media import library
 from socialdesk.web.api.publishing_schemas import MediaPublic
-from socialdesk.web.deps import PrincipalDep, SessionDep, SettingsDep, WorkspaceAccessDep, requires
+from socialdesk.web.deps import PrincipalDep, SessionDep, SettingsDep, requires
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/media", tags=["media"])
 
@@ -18,7 +18,9 @@ MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 
 
 @router.get("")
-def list_media(session: SessionDep, access: WorkspaceAccessDep) -> list[MediaPublic]:
+def list_media(
+    session: SessionDep, access: Access = Depends(requires(Permission.POSTS_READ))
+) -> list[MediaPublic]:
     return [
         MediaPublic.of(a) for a in library.list_assets(session, workspace_id=access.workspace.id)
     ]

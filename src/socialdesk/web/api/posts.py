@@ -29,6 +29,8 @@ from socialdesk.web.api.publishing_schemas import (
 from socialdesk.web.deps import PrincipalDep, SessionDep, SettingsDep, WorkspaceAccessDep, requires
 
 router = APIRouter(prefix="/workspaces/{workspace_id}", tags=["posts"])
+#: Reading posts is for the team; approvers reach what was sent to them via approvals.
+ReadAccess = Annotated[Access, Depends(requires(Permission.POSTS_READ))]
 
 
 def _instant(at: dt.datetime, timezone: str) -> dt.datetime:
@@ -72,6 +74,7 @@ def create_post(
         timezone=body.timezone,
         labels=body.labels,
         options=body.options,
+        recurrence=body.recurrence,
     )
     post = posts.create_post(
         session, settings=settings, access=access, actor=principal.actor(request), draft=draft
@@ -84,7 +87,7 @@ def create_post(
 @router.get("/posts")
 def list_posts(
     session: SessionDep,
-    access: WorkspaceAccessDep,
+    access: ReadAccess,
     post_status: Annotated[list[str] | None, Query(alias="status")] = None,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
@@ -102,7 +105,7 @@ def list_posts(
 
 
 @router.get("/posts/{post_id}")
-def get_post(post_id: uuid.UUID, session: SessionDep, _access: WorkspaceAccessDep) -> PostPublic:
+def get_post(post_id: uuid.UUID, session: SessionDep, _access: ReadAccess) -> PostPublic:
     return PostPublic.of(posts.get_post(session, post_id=post_id))
 
 
@@ -193,7 +196,7 @@ def import_csv(
 
 @router.post("/posts/validate")
 def validate(
-    body: ValidateBody, session: SessionDep, settings: SettingsDep, _access: WorkspaceAccessDep
+    body: ValidateBody, session: SessionDep, settings: SettingsDep, _access: ReadAccess
 ) -> ValidationResult:
     """Check text and media against a network's rules (the composer's live counter)."""
     extra = get_channel(session, channel_id=body.channel_id).extra if body.channel_id else None

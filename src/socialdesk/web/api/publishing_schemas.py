@@ -123,6 +123,8 @@ class PostCreate(_Body):
     timezone: str = "UTC"
     labels: list[str] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
+    #: Repeat the post: an RFC 5545 RRULE ("FREQ=WEEKLY;BYDAY=MO"), read in ``timezone``.
+    recurrence: Annotated[str | None, Field(max_length=500)] = None
 
 
 class Reschedule(_Body):
@@ -176,6 +178,10 @@ class PostPublic(BaseModel):
     labels: list[str]
     created_at: dt.datetime
     published_at: dt.datetime | None
+    #: The repeat rule of a series' first post; None for other posts.
+    recurrence: str | None
+    #: The series' first post, for an occurrence of a recurring post.
+    recurrence_parent_id: uuid.UUID | None
     deliveries: list[DeliveryPublic]
 
     @classmethod
@@ -189,6 +195,8 @@ class PostPublic(BaseModel):
             labels=list(post.labels),
             created_at=post.created_at,
             published_at=post.published_at,
+            recurrence=post.recurrence_rule,
+            recurrence_parent_id=post.recurrence_parent_id,
             deliveries=[DeliveryPublic.of(d) for d in post.deliveries],
         )
 

@@ -7,13 +7,23 @@ dependency checks it, signed in or not: the sign-in and sign-up forms included).
 
 from fastapi import APIRouter, Depends
 
+from socialdesk.web import media_urls
 from socialdesk.web.security import check_csrf
 from socialdesk.web.ui import (
     account,
+    approvals,
     audit,
     auth,
+    calendar,
+    channels,
+    composer,
+    failures,
+    ideas,
+    imports,
     invitations,
+    library,
     members,
+    queue,
     settings,
     setup,
     tokens,
@@ -21,7 +31,28 @@ from socialdesk.web.ui import (
 )
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
-for module in (auth, setup, workspaces, members, invitations, tokens, audit, settings, account):
+for module in (
+    auth,
+    setup,
+    workspaces,
+    channels,
+    composer,
+    calendar,
+    queue,
+    approvals,
+    failures,
+    library,
+    ideas,
+    imports,
+    members,
+    invitations,
+    tokens,
+    audit,
+    settings,
+    account,
+):
     router.include_router(module.router)
+# Public: Instagram and Threads download media from these signed URLs (no sign-in).
+router.include_router(media_urls.router)
 
 __all__ = ["router"]

@@ -37,6 +37,14 @@ _LAST_WORKSPACE_KEY = "ws"
 #: Sidebar entries of a workspace: (label, path suffix, permission needed to see it).
 NAV_ITEMS: tuple[tuple[str, str, Permission], ...] = (
     ("Members", "members", Permission.MEMBERS_READ),
+    ("Calendar", "calendar", Permission.POSTS_READ),
+    ("Queue", "queue", Permission.POSTS_READ),
+    # Everyone: approvers see what was sent to them, the team what waits (see approvals.py).
+    ("Approvals", "approvals", Permission.WORKSPACE_READ),
+    ("Failures", "failures", Permission.POSTS_READ),
+    ("Library", "library", Permission.POSTS_READ),
+    ("Ideas", "ideas", Permission.POSTS_READ),
+    ("Import", "import", Permission.POSTS_PUBLISH),
     ("API tokens", "tokens", Permission.TOKENS_OWN),
     ("Audit log", "audit", Permission.AUDIT_READ),
     ("Settings", "settings", Permission.WORKSPACE_READ),
@@ -59,6 +67,15 @@ class Shell:
     current: Workspace | None = None
     role: Role | None = None
     nav: list[NavLink] = field(default_factory=list)
+
+    @property
+    def compose_href(self) -> str | None:
+        """The composer, for roles that write posts (the sidebar's "New post" button)."""
+        if self.current is None or self.role is None:
+            return None
+        if not can(self.role, Permission.CAMPAIGN_POSTS_WRITE):
+            return None
+        return f"/w/{self.current.id}/compose"
 
 
 def landing_path(workspace_id: uuid.UUID, role: Role) -> str:

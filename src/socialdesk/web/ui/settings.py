@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from socialdesk.accounts import workspaces
 from socialdesk.accounts.roles import ROLE_DESCRIPTIONS, Permission
 from socialdesk.errors import ValidationError
+from socialdesk.publishing import approvals
 from socialdesk.web.deps import SessionDep
 from socialdesk.web.ui.common import (
     WorkspaceView,
@@ -45,6 +46,9 @@ def _settings_page(
         errors=errors,
         may_manage=view.can(Permission.WORKSPACE_MANAGE),
         role_description=ROLE_DESCRIPTIONS[view.access.role],
+        # The approvals card (its form posts to ui/approvals.py); the team sees it.
+        shows_approvals=view.can(Permission.POSTS_READ),
+        requirable_roles=approvals.REQUIRABLE_ROLES,
     )
 
 
