@@ -225,3 +225,104 @@ class Connector(ABC):
     async def refresh_credentials(self) -> Credentials | None:
         """New credentials if these expire and can be refreshed; None if nothing to do."""
         return None
+
+    # -- the inbox: what people say to the account, and our answers --------------------------
+    #
+    # A connector that can read its inbox sets ``inbox_kinds``; the inbox (``inbox/``) calls
+    # ``fetch_inbox`` with the cursor it stored last time and stores the returned cursor in
+    # the same transaction as the items, so a restart neither misses nor doubles an item.
+
+    #: What the network lets us read (empty: the connector has no inbox).
+    inbox_kinds: ClassVar[frozenset[InboundKind]] = frozenset()
+    #: What we can do to an item on this network (``reply``, ``like``, ``hide``, ``delete``).
+    inbox_actions: ClassVar[frozenset[str]] = frozenset()
+
+    async def fetch_inbox(self, cursor: str | None) -> InboxPage:
+        """Items newer than ``cursor`` (None: the first sync), oldest first, and the next cursor.
+
+        Never returns an item twice for one cursor; may return an item already stored for an
+        older cursor (the inbox deduplicates on ``(channel, external_id)``).
+        """
+        raise Rejected(f"socialdesk cannot read the {self.display_name} inbox yet")
+
+    async def reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult:
+        """Answer an item once (same idempotency rules as ``publish``)."""
+        raise Rejected(f"socialdesk cannot reply on {self.display_name} yet")
+
+    async def find_reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult | None:
+        """After an uncertain ``reply``: the answer if it exists on the network, else None."""
+        return None
+
+    async def like(self, item_id: str) -> None:
+        raise Rejected(f"{self.display_name} items cannot be liked through its API")
+
+    async def hide(self, item_id: str, *, hidden: bool = True) -> None:
+        raise Rejected(f"{self.display_name} items cannot be hidden through its API")
+
+    async def delete_item(self, item_id: str) -> None:
+        """Delete someone's comment on our post (where the network lets the owner do it)."""
+        raise Rejected(f"{self.display_name} comments cannot be deleted through its API")
+
+
+class InboundKind(enum.StrEnum):
+    """What an inbox item is, as people on every network would call it."""
+
+    COMMENT = "comment"  # on our post (Facebook, Instagram, LinkedIn)
+    REPLY = "reply"  # in a thread under our post (Bluesky, Mastodon, X, Threads)
+    MENTION = "mention"  # names the account outside our threads
+    QUOTE = "quote"  # quotes one of our posts
+    MESSAGE = "message"  # a direct or private message
+
+
+@dataclass(frozen=True, slots=True)
+class InboundAuthor:
+    external_id: str
+    handle: str
+    display_name: str = ""
+    avatar_url: str | None = None
+    url: str | None = None
+    #: Followers, where the network says (the inbox's priority weighs reach).
+    followers: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundItem:
+    """One thing someone said to or about the account, as the network gave it."""
+
+    #: The network's own id of this item: the natural key, unique per channel.
+    external_id: str
+    kind: InboundKind
+    author: InboundAuthor
+    text: str
+    created_at: dt.datetime
+    #: The network's id of the whole conversation (thread root, DM conversation).
+    conversation_id: str
+    url: str | None = None
+    #: The item or post this answers, when it is an answer.
+    in_reply_to: str | None = None
+    #: The external id of our post this is about (the root of its thread), when known.
+    our_post_id: str | None = None
+    #: True when the account itself wrote it (our replies seen on the network).
+    from_us: bool = False
+    #: Network values a later reply needs (Bluesky root/parent cid, Mastodon visibility...).
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    items: tuple[InboundItem, ...]
+    #: Store this and pass it to the next ``fetch_inbox``; None keeps the previous one.
+    cursor: str | None
+    #: True when the network has more right now (call again before sleeping).
+    more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """What a reply answers: the item's ids as stored from ``InboundItem``."""
+
+    external_id: str
+    conversation_id: str
+    kind: InboundKind
+    author_handle: str
+    extra: Mapping[str, str] = field(default_factory=dict)
