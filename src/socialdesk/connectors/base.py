@@ -326,3 +326,11 @@ class ReplyTarget:
     kind: InboundKind
     author_handle: str
     extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookItem:
+    """An inbox item a network pushed, with the account it is for (a channel's external id)."""
+
+    account_id: str
+    item: InboundItem
