@@ -565,3 +565,105 @@ def test_retrying_the_failed_channel_leaves_the_published_one_alone(desk: Desk) 
     assert desk.fake.count_statuses(alice_account) == 1
     assert desk.fake.count_statuses(bob_account) == 1
     assert _events(desk, "delivery.retry") == 1
+
+
+# --------------------------------------------------------------------------- revise (edit)
+
+
+def _revise(desk: Desk, post: Post, draft: PostDraft, access: Access | None = None) -> Post:
+    with desk.db.transaction(workspace_id=desk.access.workspace.id) as session:
+        return posts.revise_post(
+            session,
+            settings=desk.settings,
+            access=access or desk.access,
+            actor=CLI,
+            post=posts.get_post(session, post_id=post.id),
+            draft=draft,
+        )
+
+
+def test_revising_replaces_text_channels_and_time_in_place(desk: Desk, alice: Channel) -> None:
+    bob, _ = desk.connect_mastodon("bob")
+    start = utcnow() + dt.timedelta(days=2)
+    post = _create(desk, alice.id, when="at", at=start, text="First words")
+    [old_job] = _jobs(desk, post)
+    later = start + dt.timedelta(days=1)
+    _revise(
+        desk,
+        post,
+        PostDraft(
+            text="Better words",
+            channels=[
+                ChannelContent(channel_id=alice.id),
+                ChannelContent(channel_id=bob.id, text="Bob's own words"),
+            ],
+            when="at",
+            at=later,
+            timezone=PARIS,
+        ),
+    )
+    stored = _get(desk, post.id)
+    assert stored.id == post.id
+    assert stored.status == "scheduled"
+    assert stored.text == "Better words"
+    assert stored.scheduled_at is not None
+    assert abs(stored.scheduled_at - later) < dt.timedelta(seconds=1)
+    assert {d.channel_id: d.text for d in stored.deliveries} == {
+        alice.id: "Better words",
+        bob.id: "Bob's own words",
+    }
+    jobs_now = _jobs(desk, stored)
+    assert len(jobs_now) == 2
+    assert old_job.id not in {j.id for j in jobs_now}
+    with desk.db.transaction() as session:
+        assert session.get_one(Job, old_job.id).state != "pending"
+    assert _events(desk, "post.revise") == 1
+    desk.run_worker()  # not due yet: nothing goes out, the old job publishes nothing
+    assert desk.fake.count_statuses(alice.external_id) == 0
+    assert desk.fake.count_statuses(bob.external_id) == 0
+
+
+def test_a_revision_that_breaks_a_rule_changes_nothing(desk: Desk, alice: Channel) -> None:
+    post = _create(desk, alice.id, when="at", at=utcnow() + dt.timedelta(days=1), text="ok")
+    before = [(d.id, d.text, d.job_id) for d in _get(desk, post.id).deliveries]
+    with pytest.raises(ValidationError) as refused:
+        _revise(
+            desk,
+            post,
+            PostDraft(text="x" * 600, channels=[ChannelContent(channel_id=alice.id)], when="now"),
+        )
+    assert "500" in refused.value.message or "long" in refused.value.message
+    after = [(d.id, d.text, d.job_id) for d in _get(desk, post.id).deliveries]
+    assert after == before
+    assert _events(desk, "post.revise") == 0
+
+
+def test_a_post_that_went_out_cannot_be_revised(desk: Desk, alice: Channel) -> None:
+    post = _create(desk, alice.id, when="now")
+    desk.run_worker()
+    assert _get(desk, post.id).status == "published"
+    with pytest.raises(Conflict):
+        _revise(desk, post, PostDraft(text="late", channels=[ChannelContent(channel_id=alice.id)]))
+
+
+def test_revising_a_draft_into_a_schedule_needs_the_right_to_publish(
+    desk: Desk, alice: Channel
+) -> None:
+    post = _create(desk, alice.id, when="draft", text="idea")
+    marketer = _member(desk, Role.MARKETER)
+    draft = PostDraft(text="idea, polished", channels=[ChannelContent(channel_id=alice.id)])
+    _revise(desk, post, draft, access=marketer)  # still a draft: allowed
+    assert _get(desk, post.id).text == "idea, polished"
+    with pytest.raises(PermissionDenied):
+        _revise(
+            desk,
+            post,
+            PostDraft(text="go", channels=[ChannelContent(channel_id=alice.id)], when="now"),
+            access=marketer,
+        )
+    assert _get(desk, post.id).status == "draft"
+    _revise(
+        desk, post, PostDraft(text="go", channels=[ChannelContent(channel_id=alice.id)], when="now")
+    )
+    desk.run_worker()
+    assert _get(desk, post.id).status == "published"

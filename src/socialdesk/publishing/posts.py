@@ -157,15 +157,34 @@ def _queue_time(session: Session, *, channel: Channel, after: dt.datetime) -> dt
     return next_free_slot(slots, channel.timezone, after=after, taken=taken)
 
 
-def create_post(
-    session: Session, *, settings: Settings, access: Access, actor: Actor, draft: PostDraft
-) -> Post:
-    """Create a post with one delivery per channel, and schedule it unless it is a draft."""
-    require_write(access)
-    # A member whose posts need approval schedules into review (approvals.py); the
-    # approver's decision publishes it, so asking for approval is permission enough.
-    review = draft.when != "draft" and approvals.approval_required(access)
+@dataclass(slots=True)
+class _Plan:
+    """A draft checked against the rules and turned into times, before anything is written."""
+
+    review: bool
+    labels: list[str]
+    resolved: list[tuple[ChannelContent, Channel]]
+    at: dt.datetime | None
+    rule: str | None
+    due_by_channel: dict[uuid.UUID, dt.datetime]
+    now: dt.datetime
+
+    @property
+    def scheduled_at(self) -> dt.datetime | None:
+        return self.at or (min(self.due_by_channel.values()) if self.due_by_channel else None)
+
+
+def _plan(
+    session: Session,
+    *,
+    settings: Settings,
+    access: Access,
+    draft: PostDraft,
+    review: bool,
+) -> _Plan:
+    """Check permission, times, the repeat rule and every channel's copy; write nothing."""
     if review:
+        # The approver's decision publishes it, so asking for approval is permission enough.
         require(access.role, Permission.APPROVALS_REQUEST)
     elif draft.when != "draft":
         require(access.role, Permission.POSTS_PUBLISH)
@@ -200,19 +219,12 @@ def create_post(
     if draft.when == "queue":
         for _content, channel in resolved:
             due_by_channel[channel.id] = _queue_time(session, channel=channel, after=now)
-    post = Post(
-        workspace_id=access.workspace.id,
-        author_id=access.user.id,
-        status="draft" if draft.when == "draft" else "in_review" if review else "scheduled",
-        text=draft.text,
-        timezone=draft.timezone,
-        labels=labels,
-        scheduled_at=at or (min(due_by_channel.values()) if due_by_channel else None),
-        recurrence_rule=rule,
-    )
-    session.add(post)
-    session.flush()
-    for content, channel in resolved:
+    return _Plan(review, labels, resolved, at, rule, due_by_channel, now)
+
+
+def _add_deliveries(session: Session, *, post: Post, draft: PostDraft, plan: _Plan) -> None:
+    """One delivery per channel, queued at its time (or only planned while in review)."""
+    for content, channel in plan.resolved:
         options = {**draft.options, **content.options}
         delivery = Delivery(
             workspace_id=post.workspace_id,
@@ -237,17 +249,42 @@ def create_post(
                     alt_text=ref.alt_text if ref.alt_text is not None else asset.alt_text,
                 )
             )
-        due = due_by_channel.get(channel.id, at)
+        due = plan.due_by_channel.get(channel.id, plan.at)
         if due is not None:
-            if review:
+            if plan.review:
                 delivery.due_at = due  # planned; queued once approved
             elif channel.status == NEEDS_RECONNECT:
                 delivery.state = dl.HELD
                 delivery.due_at = due
             else:
                 dl.enqueue_delivery(session, delivery=delivery, due_at=due)
-    if rule is not None:
-        recurrence.materialise(session, parent=post, actor=actor, now=now)
+
+
+def create_post(
+    session: Session, *, settings: Settings, access: Access, actor: Actor, draft: PostDraft
+) -> Post:
+    """Create a post with one delivery per channel, and schedule it unless it is a draft.
+
+    A member whose posts need approval schedules into review (approvals.py) instead.
+    """
+    require_write(access)
+    review = draft.when != "draft" and approvals.approval_required(access)
+    plan = _plan(session, settings=settings, access=access, draft=draft, review=review)
+    post = Post(
+        workspace_id=access.workspace.id,
+        author_id=access.user.id,
+        status="draft" if draft.when == "draft" else "in_review" if review else "scheduled",
+        text=draft.text,
+        timezone=draft.timezone,
+        labels=plan.labels,
+        scheduled_at=plan.scheduled_at,
+        recurrence_rule=plan.rule,
+    )
+    session.add(post)
+    session.flush()
+    _add_deliveries(session, post=post, draft=draft, plan=plan)
+    if plan.rule is not None:
+        recurrence.materialise(session, parent=post, actor=actor, now=plan.now)
     audit.record(
         session,
         actor=actor,
@@ -256,14 +293,87 @@ def create_post(
         target_type="post",
         target_id=post.id,
         details={
-            "channels": [str(c.id) for _, c in resolved],
+            "channels": [str(c.id) for _, c in plan.resolved],
             "when": draft.when,
             "at": post.scheduled_at.isoformat() if post.scheduled_at else None,
-            "recurrence": rule,
+            "recurrence": plan.rule,
         },
     )
     if review:
         approvals.hold_for_review(session, access=access, actor=actor, post=post)
+    return post
+
+
+def revise_post(
+    session: Session,
+    *,
+    settings: Settings,
+    access: Access,
+    actor: Actor,
+    post: Post,
+    draft: PostDraft,
+) -> Post:
+    """Replace what a post says, where and when, as long as none of it has gone out.
+
+    The composer's edit: the same checks as ``create_post``, then every copy is rewritten
+    in place (the post keeps its id, comments and approval history). A post waiting for
+    approval stays in review with its new content; an approved post goes back to review;
+    a member whose posts need approval sends it for approval.
+    """
+    require_write(access)
+    if post.status not in EDITABLE:
+        raise Conflict(f"a {post.status.replace('_', ' ')} post cannot be edited")
+    if any(d.state not in (dl.PENDING, dl.HELD) or d.attempts for d in post.deliveries):
+        raise Conflict("part of this post is going out or has gone out; it cannot be edited")
+    if post.recurrence_rule is not None or (draft.recurrence or "").strip():
+        raise ValidationError(
+            "a repeating post cannot be edited here; cancel the series and create it again",
+            field="recurrence",
+        )
+    if draft.when == "draft" and post.status == "in_review":
+        raise Conflict("the post waits for approval; withdraw it first to keep it as a draft")
+    was_approved = post.status in ("approved", "scheduled") and approvals.was_approved(
+        session, post=post
+    )
+    in_review = post.status == "in_review"
+    review = draft.when != "draft" and (
+        in_review or was_approved or approvals.approval_required(access)
+    )
+    plan = _plan(session, settings=settings, access=access, draft=draft, review=review)
+    old_channels = [str(d.channel_id) for d in post.deliveries]
+    for delivery in list(post.deliveries):
+        if delivery.job_id is not None:
+            jobs.cancel(session, job_id=delivery.job_id)
+        post.deliveries.remove(delivery)
+    session.flush()
+    post.text = draft.text
+    post.timezone = draft.timezone
+    post.labels = plan.labels
+    post.scheduled_at = plan.scheduled_at
+    if draft.when == "draft":
+        post.status = "draft"
+    elif not review:
+        post.status = "scheduled"
+    _add_deliveries(session, post=post, draft=draft, plan=plan)
+    audit.record(
+        session,
+        actor=actor,
+        action="post.revise",
+        workspace_id=post.workspace_id,
+        target_type="post",
+        target_id=post.id,
+        details={
+            "channels_before": old_channels,
+            "channels": [str(c.id) for _, c in plan.resolved],
+            "when": draft.when,
+            "at": post.scheduled_at.isoformat() if post.scheduled_at else None,
+        },
+    )
+    if review and not in_review:
+        if was_approved:
+            approvals.back_to_review(session, access=access, actor=actor, post=post)
+        else:
+            approvals.hold_for_review(session, access=access, actor=actor, post=post)
     return post
 
 

@@ -778,3 +778,167 @@ def test_build_draft_refuses_bad_input(
         build_draft(form, {})
     assert caught.value.field == field
     assert message in caught.value.message
+
+
+# -- templates, hashtag groups, approval ------------------------------------------------------
+
+
+def _owner_access(desk: Desk, session: Any) -> Any:
+    from socialdesk.accounts.workspaces import access_for
+
+    user = session.scalars(select(User).where(User.email == "ana@example.com")).one()
+    return access_for(session, user=user, workspace_id=desk.workspace.id)
+
+
+def test_saved_templates_and_hashtag_groups_are_offered_and_filled_by_the_server(
+    desk: Desk,
+) -> None:
+    from socialdesk.publishing import templates
+
+    with desk.db.transaction(workspace_id=desk.workspace.id) as session:
+        access = _owner_access(desk, session)
+        template = templates.create_template(
+            session, access=access, actor=Actor.cli(), name="Opening", text="Now open in {city}!"
+        )
+        templates.create_hashtag_group(
+            session, access=access, actor=Actor.cli(), name="Coffee", hashtags="#coffee #latte"
+        )
+        template_id = template.id
+    page = text_of(desk.client.get(desk.path))
+    assert "Opening" in page
+    assert "Coffee" in page
+    assert "#coffee #latte" in page
+    url = f"{desk.path}/templates/{template_id}"
+    token = {"X-CSRF-Token": session_csrf(desk.client)}
+    filled = desk.client.post(url, data={"value.city": "Lyon"}, headers=token)
+    assert filled.status_code == 200
+    assert filled.json() == {"text": "Now open in Lyon!"}
+    missing = desk.client.post(url, data={}, headers={**token, "Accept": "application/json"})
+    assert missing.status_code == 422
+    assert "{city}" in missing.text
+    typo = desk.client.post(url, data={"value.cty": "Lyon"}, headers=token)
+    assert typo.status_code == 422
+
+
+def test_a_template_of_another_workspace_is_not_found(desk: Desk, db: Database) -> None:
+    from socialdesk.accounts.workspaces import access_for
+    from socialdesk.publishing import templates
+
+    eve = make_user(db, "eve@example.com")
+    other = make_workspace(db, eve, name="Elsewhere")
+    with db.transaction(workspace_id=other.id) as session:
+        user = session.scalars(select(User).where(User.email == "eve@example.com")).one()
+        access = access_for(session, user=user, workspace_id=other.id)
+        theirs = templates.create_template(
+            session, access=access, actor=Actor.cli(), name="Secret", text="secret plan"
+        )
+        theirs_id = theirs.id
+    response = desk.client.post(
+        f"{desk.path}/templates/{theirs_id}",
+        data={},
+        headers={"X-CSRF-Token": session_csrf(desk.client)},
+    )
+    assert response.status_code == 404
+    assert "secret plan" not in response.text
+
+
+def test_when_posts_need_approval_the_composer_sends_them_for_approval(
+    desk: Desk, new_client: Callable[[], TestClient], db: Database
+) -> None:
+    from socialdesk.publishing import approvals
+
+    with db.transaction(workspace_id=desk.workspace.id) as session:
+        approvals.set_approval_mode(
+            session,
+            access=_owner_access(desk, session),
+            actor=Actor.cli(),
+            mode="roles",
+            roles=["manager"],
+        )
+    mia = make_user(db, "mia@example.com")
+    add_member(db, desk.workspace, mia, Role.MANAGER)
+    browser = new_client()
+    sign_in(browser, "mia@example.com")
+    page = text_of(browser.get(desk.path))
+    assert "Send for approval" in page
+    saved = post_pairs(
+        browser,
+        desk.path,
+        [
+            ("csrf_token", session_csrf(browser)),
+            ("channels", str(desk.bluesky.id)),
+            ("text", "Please check"),
+            ("intent", "publish"),
+            ("when", "now"),
+        ],
+    )
+    assert saved.status_code == 303
+    [post] = desk.posts()
+    assert post.status == "in_review"
+    assert all(d.job_id is None for d in post.deliveries)  # nothing goes out before approval
+    assert "Sent for approval" in text_of(browser.get(desk.path))
+    # The owner's own posts do not need approval in this mode.
+    assert "Send for approval" not in text_of(desk.client.get(desk.path))
+
+
+def test_edit_a_scheduled_post_in_the_composer(desk: Desk) -> None:
+    desk.submit(
+        ("text", "Spring menu"),
+        ("intent", "publish"),
+        ("when", "at"),
+        ("at_date", (dt.date.today() + dt.timedelta(days=3)).isoformat()),
+        ("at_time", "09:30"),
+        ("timezone", "Europe/Paris"),
+    )
+    [post] = desk.posts()
+    page = desk.client.get(f"/w/{desk.workspace.id}/calendar/posts/{post.id}")
+    edit_url = f"{desk.path}?post={post.id}"
+    assert edit_url in page.text
+    form = text_of(desk.client.get(edit_url))
+    assert "Edit post" in form
+    assert "Spring menu" in form
+    assert "09:30" in desk.client.get(edit_url).text
+    new_day = (dt.date.today() + dt.timedelta(days=4)).isoformat()
+    saved = desk.submit(
+        ("post_id", str(post.id)),
+        ("text", "Summer menu"),
+        ("intent", "publish"),
+        ("when", "at"),
+        ("at_date", new_day),
+        ("at_time", "10:00"),
+        ("timezone", "Europe/Paris"),
+        channels=(desk.mastodon,),
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"].endswith(f"/calendar/posts/{post.id}")
+    [edited] = desk.posts()
+    assert edited.id == post.id
+    assert edited.text == "Summer menu"
+    assert [d.channel.network for d in edited.deliveries] == ["mastodon"]
+    assert edited.scheduled_at == to_utc(
+        dt.datetime.fromisoformat(f"{new_day}T10:00"), "Europe/Paris"
+    )
+
+
+def test_a_bad_edit_keeps_the_post_and_says_why(desk: Desk) -> None:
+    desk.submit(("text", "Keep me"), ("intent", "draft"))
+    [post] = desk.posts()
+    refused = desk.submit(
+        ("post_id", str(post.id)),
+        ("text", "x" * 400),
+        ("intent", "publish"),
+        ("when", "now"),
+    )
+    assert refused.status_code == 422
+    assert "Nothing was saved" in text_of(refused)
+    assert "Edit post" in text_of(refused)
+    [same] = desk.posts()
+    assert same.text == "Keep me"
+    assert same.status == "draft"
+
+
+def test_the_composer_starts_with_media_from_the_library(desk: Desk, tmp_path: Path) -> None:
+    asset_id = desk.image("menu.jpg", (1200, 800), tmp_path)
+    page = desk.client.get(f"{desk.path}?media={asset_id}")
+    assert page.status_code == 200
+    assert str(asset_id) in page.text

@@ -221,6 +221,7 @@ def _post_page(
         initials=calendar.initials,
         can_move=view.can(Permission.POSTS_PUBLISH) and post.status in MOVABLE_STATUSES,
         can_retry=view.can(Permission.POSTS_PUBLISH),
+        edit_url=_edit_url(view, post),
         errors=errors or {},
         values=values
         or {
@@ -228,6 +229,15 @@ def _post_page(
             "timezone": post.timezone,
         },
     )
+
+
+def _edit_url(view: WorkspaceView, post: Post) -> str | None:
+    """The composer with this post in it, while the viewer may change it and none went out."""
+    writes = view.can(Permission.POSTS_WRITE) or view.can(Permission.CAMPAIGN_POSTS_WRITE)
+    started = any(d.state not in ("pending", "held") or d.attempts for d in post.deliveries)
+    if not writes or started or post.status not in posts.EDITABLE or post.recurrence_rule:
+        return None
+    return f"/w/{view.workspace.id}/compose?post={post.id}"
 
 
 @router.get("/w/{workspace_id}/calendar/posts/{post_id}")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
@@ -34,9 +34,9 @@ from socialdesk.accounts.workspaces import Access
 from socialdesk.config import Settings
 from socialdesk.connectors.base import Capabilities, Connector, MediaRules, TextRules
 from socialdesk.connectors.registry import CONNECTORS, connector_class
-from socialdesk.errors import NotFound, SocialdeskError, ValidationError
+from socialdesk.errors import Conflict, NotFound, SocialdeskError, ValidationError
 from socialdesk.media import library
-from socialdesk.publishing import posts, queue
+from socialdesk.publishing import approvals, posts, queue, templates
 from socialdesk.publishing.channels import NEEDS_RECONNECT, list_channels
 from socialdesk.publishing.posts import ChannelContent, MediaRef, PostDraft, When
 from socialdesk.publishing.scheduling import get_zone, to_local, to_utc
@@ -799,9 +799,75 @@ def _default_form(
         form.channel_ids = list(choices)
     if not any(queue.list_slots(session, channel=c.channel) for c in choices.values()):
         form.when = "at"  # no channel has posting times: a queue would be refused
-    if not view.can(Permission.POSTS_PUBLISH):
+    if not can_schedule(view):
         form.when = "draft"
     return form
+
+
+def needs_approval(view: WorkspaceView) -> bool:
+    """Whether what this member schedules goes to review first (the workspace's setting)."""
+    return approvals.approval_required(view.access) and view.can(Permission.APPROVALS_REQUEST)
+
+
+def can_schedule(view: WorkspaceView) -> bool:
+    """Publish or schedule directly, or send for approval with a planned time."""
+    return view.can(Permission.POSTS_PUBLISH) or needs_approval(view)
+
+
+def form_of_post(post: Post, *, default: ComposerForm) -> ComposerForm:
+    """A saved post back in the composer's fields, to edit it.
+
+    The composer shares one list of media between channels: the first copy's is shown.
+    """
+    form = replace(default, channels={}, channel_ids=[], media=[])
+    form.timezone = post.timezone
+    form.text = post.text
+    form.labels = ", ".join(post.labels or [])
+    form.intent = "draft" if post.status == "draft" else "publish"
+    deliveries = list(post.deliveries)
+    if deliveries:
+        first = deliveries[0]
+        form.media = [MediaRef(asset_id=m.asset_id, alt_text=m.alt_text) for m in first.media]
+        form.link_title = str(first.options.get("link_title", ""))
+        form.link_description = str(first.options.get("link_description", ""))
+    for delivery in deliveries:
+        options = delivery.options
+        fields = ChannelFields(
+            custom=delivery.text != post.text,
+            text=delivery.text,
+            thread=[str(part) for part in options.get("thread", [])],
+            first_comment=str(options.get("first_comment", "")),
+            visibility=str(options.get("visibility", "")),
+            spoiler_text=str(options.get("spoiler_text", "")),
+        )
+        poll = options.get("poll")
+        if isinstance(poll, Mapping):
+            fields.poll_options = [str(option) for option in poll.get("options", [])]
+            fields.poll_minutes = int(poll.get("duration_minutes", fields.poll_minutes))
+            fields.poll_multiple = bool(poll.get("multiple", False))
+        form.channel_ids.append(delivery.channel_id)
+        form.channels[delivery.channel_id] = fields
+    if post.scheduled_at is not None:
+        local = to_local(post.scheduled_at, post.timezone)
+        form.when = "at"
+        form.at_date = local.date().isoformat()
+        form.at_time = local.strftime("%H:%M")
+    return form
+
+
+def _editable_post(session: Session, raw_id: str | None) -> Post | None:
+    """The post named by ``?post=`` / ``post_id``, if it can still be edited."""
+    post_id = _uuid(raw_id) if raw_id else None
+    if post_id is None:
+        return None
+    post = posts.get_post(session, post_id=post_id)
+    if post.status not in posts.EDITABLE or post.recurrence_rule is not None:
+        raise Conflict(
+            "this post cannot be edited any more"
+            if post.recurrence_rule is None
+            else "a repeating post cannot be edited; cancel the series and create it again"
+        )
+    return post
 
 
 @dataclass(frozen=True, slots=True)
@@ -818,6 +884,21 @@ def link_card_networks() -> list[str]:
     return [cls.display_name for cls in CONNECTORS.values() if cls.capabilities.link_card]
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateChoice:
+    id: uuid.UUID
+    name: str
+    text: str
+    variables: list[str]
+
+
+def _template_choices(session: Session, *, workspace_id: uuid.UUID) -> list[TemplateChoice]:
+    return [
+        TemplateChoice(id=t.id, name=t.name, text=t.text, variables=templates.variables_of(t.text))
+        for t in templates.list_templates(session, workspace_id=workspace_id)
+    ]
+
+
 def _composer_page(
     request: Request,
     session: Session,
@@ -826,8 +907,9 @@ def _composer_page(
     *,
     form: ComposerForm,
     choices: dict[uuid.UUID, ChannelChoice],
-    error: ValidationError | None = None,
+    error: SocialdeskError | None = None,
     status_code: int = 200,
+    editing: Post | None = None,
 ) -> Response:
     form.channel_ids = [cid for cid in form.channel_ids if cid in choices]
     assets = _assets(session, form.media)
@@ -835,7 +917,7 @@ def _composer_page(
         session, settings, view.access, form=form, choices=choices, assets=assets
     )
     errors: dict[str, str] = {}
-    if error is not None and error.field in (
+    if isinstance(error, ValidationError) and error.field in (
         "at",
         "timezone",
         "channels",
@@ -855,13 +937,18 @@ def _composer_page(
         groups=network_groups(choices.values()),
         choices=choices,
         state=alpine_state(view.workspace.id, form, choices, assets),
-        can_publish=view.can(Permission.POSTS_PUBLISH),
+        can_publish=can_schedule(view),
+        needs_approval=needs_approval(view),
+        editing=editing,
+        editing_was_approved=editing is not None and approvals.was_approved(session, post=editing),
         error=error,
         errors=errors,
         emoji=emoji_palette(),
         poll_durations=POLL_DURATIONS,
         repeats=REPEATS,
         card_networks=link_card_networks(),
+        saved_templates=_template_choices(session, workspace_id=view.workspace.id),
+        hashtag_groups=templates.list_hashtag_groups(session, workspace_id=view.workspace.id),
         max_poll_options=MAX_POLL_OPTIONS,
         **check,
     )
@@ -905,6 +992,8 @@ def outcome_message(post: Post, form: ComposerForm, count: int) -> str:
     where = f"{count} channel{'s' if count != 1 else ''}"
     if post.status == "draft":
         return f"Draft saved for {where}."
+    if post.status == "in_review":
+        return f"Sent for approval ({where}); it goes out as planned once approved."
     if form.when == "now":
         return f"Publishing now to {where}."
     assert post.scheduled_at is not None
@@ -936,10 +1025,23 @@ def composer_page(
     session: SessionDep,
     settings: SettingsDep,
     channel: str | None = None,
+    media: Annotated[list[str] | None, Query()] = None,
+    post: str | None = None,
 ) -> Response:
+    """A new post (``?channel=``, ``?media=`` preselect), or ``?post=`` to edit one."""
     choices = channel_choices(session, workspace_id=view.workspace.id)
     form = _default_form(session, view, choices, preselect=channel)
-    return _composer_page(request, session, settings, view, form=form, choices=choices)
+    editing = _editable_post(session, post)
+    if editing is not None:
+        form = form_of_post(editing, default=form)
+    for raw in media or []:
+        asset_id = _uuid(raw)
+        if asset_id is not None and asset_id not in {ref.asset_id for ref in form.media}:
+            asset = library.get_asset(session, asset_id=asset_id)
+            form.media.append(MediaRef(asset_id=asset.id, alt_text=asset.alt_text))
+    return _composer_page(
+        request, session, settings, view, form=form, choices=choices, editing=editing
+    )
 
 
 @router.post("/w/{workspace_id}/compose")
@@ -953,20 +1055,42 @@ def submit_post(
 ) -> Response:
     choices = channel_choices(session, workspace_id=view.workspace.id)
     form = parse_form(data.multi_items(), default_timezone=view.access.user.timezone)
+    editing = _editable_post(session, str(data.get("post_id") or "") or None)
     try:
         with all_or_nothing(session):
-            post = posts.create_post(
-                session,
-                settings=settings,
-                access=view.access,
-                actor=principal.actor(request),
-                draft=build_draft(form, choices),
-            )
-    except ValidationError as exc:
+            draft = build_draft(form, choices)
+            actor = principal.actor(request)
+            if editing is None:
+                post = posts.create_post(
+                    session, settings=settings, access=view.access, actor=actor, draft=draft
+                )
+            else:
+                post = posts.revise_post(
+                    session,
+                    settings=settings,
+                    access=view.access,
+                    actor=actor,
+                    post=editing,
+                    draft=draft,
+                )
+    except (ValidationError, Conflict) as exc:
+        status_code = 422 if isinstance(exc, ValidationError) else 409
         return _composer_page(
-            request, session, settings, view, form=form, choices=choices, error=exc, status_code=422
+            request,
+            session,
+            settings,
+            view,
+            form=form,
+            choices=choices,
+            error=exc,
+            status_code=status_code,
+            editing=editing,
         )
-    flash(request, outcome_message(post, form, len(form.channel_ids)))
+    message = outcome_message(post, form, len(form.channel_ids))
+    if editing is not None:
+        flash(request, f"Post updated. {message}")
+        return redirect(f"/w/{view.workspace.id}/calendar/posts/{post.id}")
+    flash(request, message)
     return redirect(f"/w/{view.workspace.id}/compose")
 
 
@@ -1004,6 +1128,22 @@ def split(
     numbering = data.get("numbering") == "1"
     parts = split_into_thread(str(data.get("text", "")), choice.rules, numbering=numbering)
     return JSONResponse({"parts": parts})
+
+
+@router.post("/w/{workspace_id}/compose/templates/{template_id}")
+def fill_template(
+    template_id: uuid.UUID, access: ComposeAccess, session: SessionDep, data: FormDep
+) -> JSONResponse:
+    """A saved template with its variables filled in (``value.<name>`` fields)."""
+    template = templates.get_template(
+        session, workspace_id=access.workspace.id, template_id=template_id
+    )
+    values = {
+        key.removeprefix("value."): str(value)
+        for key, value in data.multi_items()
+        if key.startswith("value.")
+    }
+    return JSONResponse({"text": templates.render(template.text, values)})
 
 
 @router.get("/w/{workspace_id}/compose/library")

@@ -130,6 +130,30 @@
         field.dispatchEvent(new Event("input", { bubbles: true }));
       },
 
+      // A saved template, filled in by the server (which checks every variable has a value).
+      // Resolves to "" once inserted, or to the server's message saying what to fix.
+      useTemplate: function (fieldId, templateId, values) {
+        var self = this;
+        var body = new FormData();
+        Object.keys(values).forEach(function (name) {
+          body.append("value." + name, values[name] || "");
+        });
+        return fetch(this.$root.dataset.templateUrl + templateId, {
+          method: "POST",
+          headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json" },
+          body: body,
+          credentials: "same-origin",
+        }).then(function (response) {
+          return response.text().then(function (text) {
+            if (!response.ok) return errorMessage(response.status, text);
+            self.insert(fieldId, JSON.parse(text).text);
+            return "";
+          });
+        }).catch(function () {
+          return "The template could not be loaded; check your connection.";
+        });
+      },
+
       // -- threads --
 
       addPart: function (id) {
