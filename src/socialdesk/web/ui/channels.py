@@ -45,7 +45,7 @@ from socialdesk.web.ui.common import (
 
 router = APIRouter()
 
-ReadView = Annotated[WorkspaceView, Depends(workspace_view(Permission.WORKSPACE_READ))]
+ReadView = Annotated[WorkspaceView, Depends(workspace_view(Permission.POSTS_READ))]
 ManageView = Annotated[WorkspaceView, Depends(workspace_view(Permission.CONNECTIONS_MANAGE))]
 
 #: The browser session keeps the token of a pending choice (never a URL, never a log).

@@ -36,7 +36,6 @@ _LAST_WORKSPACE_KEY = "ws"
 
 #: Sidebar entries of a workspace: (label, path suffix, permission needed to see it).
 NAV_ITEMS: tuple[tuple[str, str, Permission], ...] = (
-    ("Members", "members", Permission.MEMBERS_READ),
     ("Calendar", "calendar", Permission.POSTS_READ),
     ("Queue", "queue", Permission.POSTS_READ),
     # Everyone: approvers see what was sent to them, the team what waits (see approvals.py).
@@ -45,6 +44,8 @@ NAV_ITEMS: tuple[tuple[str, str, Permission], ...] = (
     ("Library", "library", Permission.POSTS_READ),
     ("Ideas", "ideas", Permission.POSTS_READ),
     ("Import", "import", Permission.POSTS_PUBLISH),
+    ("Channels", "channels", Permission.POSTS_READ),
+    ("Members", "members", Permission.MEMBERS_READ),
     ("API tokens", "tokens", Permission.TOKENS_OWN),
     ("Audit log", "audit", Permission.AUDIT_READ),
     ("Settings", "settings", Permission.WORKSPACE_READ),
