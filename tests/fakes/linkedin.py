@@ -18,7 +18,13 @@ models what publishing depends on:
   ``media``, ``multiImage`` and ``article`` content, 422 ``DUPLICATE_POST`` for content the
   author already posted, ``GET /rest/posts?q=author`` (needs ``r_member_social`` for a
   member, which apps rarely have: 403 otherwise), ``DELETE /rest/posts/{urn}`` (204);
-- Comments: ``POST``/``GET /rest/socialActions/{urn}/comments``;
+- Comments: ``POST``/``GET /rest/socialActions/{urn}/comments`` on a post or, for nested
+  comments (``parentComment``), on a comment, with ``start``/``count`` paging (newest first,
+  an assumption: the docs promise no order); ``DELETE
+  /rest/socialActions/{urn}/comments/{id}?actor=`` (the post's author or the comment's);
+- Reactions: ``POST /rest/reactions?actor=`` with ``root`` and ``reactionType``;
+- ``POST /__fake__/comments`` ``{"on", "actor", "text"}`` (the fake's own admin API, as the
+  Mastodon fake's ``/__fake__/``): a comment by someone else, for inbox tests;
 - the *little* text format: :func:`render_little` shows a commentary as a reader sees it,
   cut at the first unescaped reserved character, as LinkedIn does;
 - errors as ``{"status", "serviceErrorCode", "code", "message"}``; a per-member daily cap
@@ -217,10 +223,19 @@ class Comment:
     actor: str
     text: str
     created_ms: int
+    #: The comment this one is nested under (LinkedIn nests one level deep).
+    parent: str | None = None
 
     @property
     def urn(self) -> str:
         return f"urn:li:comment:({self.post},{self.id})"
+
+
+@dataclass
+class Reaction:
+    actor: str
+    root: str
+    kind: str
 
 
 class LinkedInFake:
@@ -237,6 +252,7 @@ class LinkedInFake:
         self.images: dict[str, Image] = {}
         self.posts: dict[str, Post] = {}
         self.comments: list[Comment] = []
+        self.reactions: list[Reaction] = []
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.consent_member: str | None = None
@@ -328,9 +344,17 @@ class LinkedInFake:
         self.requests.append((method, path))
         fault = take_fault(self.faults, method, path)
         if fault is not None and fault.kind == "fail":
-            await _error(fault.status, "SERVICE_UNAVAILABLE", "Service Unavailable")(
-                scope, receive, send
-            )
+            if fault.status == 429:
+                answer = _error(
+                    429,
+                    "TOO_MANY_REQUESTS",
+                    "Resource level throttle APPLICATION DAY limit for calls to this resource "
+                    "is reached.",
+                    101,
+                )
+            else:
+                answer = _error(fault.status, "SERVICE_UNAVAILABLE", "Service Unavailable")
+            await answer(scope, receive, send)
             return
         if fault is not None and fault.kind == "delay":
             await anyio.sleep(fault.seconds)
@@ -366,6 +390,13 @@ class LinkedInFake:
             Route("/rest/posts/{urn}", self.delete_post, methods=["DELETE"]),
             Route("/rest/socialActions/{urn}/comments", self.create_comment, methods=["POST"]),
             Route("/rest/socialActions/{urn}/comments", self.list_comments, methods=["GET"]),
+            Route(
+                "/rest/socialActions/{urn}/comments/{comment_id}",
+                self.delete_comment,
+                methods=["DELETE"],
+            ),
+            Route("/rest/reactions", self.react, methods=["POST"]),
+            Route("/__fake__/comments", self.inject_comment, methods=["POST"]),
         ]
 
     # -- auth -----------------------------------------------------------------------------
@@ -811,7 +842,7 @@ class LinkedInFake:
 
     def _comment_json(self, comment: Comment) -> dict[str, Any]:
         stamp = {"actor": comment.actor, "time": comment.created_ms}
-        return {
+        body: dict[str, Any] = {
             "actor": comment.actor,
             "created": stamp,
             "id": comment.id,
@@ -821,26 +852,68 @@ class LinkedInFake:
             "$URN": comment.urn,
             "commentUrn": comment.urn,
         }
+        if comment.parent is not None:
+            body["parentComment"] = comment.parent
+        return body
+
+    def comment_by_urn(self, urn: str) -> Comment | None:
+        return next((c for c in self.comments if c.urn == urn), None)
+
+    def add_comment(self, on: str, text: str, *, actor: str, at_ms: int | None = None) -> Comment:
+        """A comment on post ``on`` or nested under comment ``on``, by anyone."""
+        parent = self.comment_by_urn(on)
+        post_urn = parent.post if parent is not None else on
+        post = self.posts.get(post_urn)
+        if post is None or post.deleted:
+            raise KeyError(on)
+        comment = Comment(
+            self._new_id(),
+            post_urn,
+            actor,
+            text,
+            at_ms if at_ms is not None else int(self.now() * 1000),
+            parent=parent.urn if parent is not None else None,
+        )
+        self.comments.append(comment)
+        return comment
+
+    async def inject_comment(self, request: Request) -> Response:
+        body = await request.json()
+        try:
+            comment = self.add_comment(str(body["on"]), str(body["text"]), actor=str(body["actor"]))
+        except KeyError:
+            return _error(404, "NOT_FOUND", "Not Found")
+        return JSONResponse(self._comment_json(comment), status_code=201)
+
+    def _target(self, urn: str) -> tuple[Post, Comment | None] | None:
+        """The post commented on, and the parent comment for a nested comment."""
+        parent = self.comment_by_urn(urn)
+        post = self.posts.get(parent.post if parent is not None else urn)
+        if post is None or post.deleted:
+            return None
+        return post, parent
 
     async def create_comment(self, request: Request) -> Response:
         token = self._caller(request)
         if isinstance(token, Response):
             return token
         urn = request.path_params["urn"]
-        post = self.posts.get(urn)
-        if post is None or post.deleted:
+        found = self._target(urn)
+        if found is None:
             return _error(404, "NOT_FOUND", "Not Found")
+        post, parent = found
         body = await request.json()
         actor = str(body.get("actor", ""))
         if not self._may_act_as(token, actor, write=True):
             return self._denied("socialActions.comments.CREATE")
-        if body.get("object") != urn:
+        if body.get("object") != post.urn:
             return _unprocessable("/object", "must be the post commented on")
+        if parent is not None and (parent.parent is not None or body.get("parentComment") != urn):
+            return _unprocessable("/parentComment", "must be the top-level comment answered")
         text = str((body.get("message") or {}).get("text", ""))
         if not text:
             return _unprocessable("/message/text", "field is required")
-        comment = Comment(self._new_id(), urn, actor, text, int(self.now() * 1000))
-        self.comments.append(comment)
+        comment = self.add_comment(urn, text, actor=actor)
         return JSONResponse(
             self._comment_json(comment), status_code=201, headers={"x-restli-id": comment.id}
         )
@@ -850,17 +923,67 @@ class LinkedInFake:
         if isinstance(token, Response):
             return token
         urn = request.path_params["urn"]
-        post = self.posts.get(urn)
-        if post is None or post.deleted:
+        found = self._target(urn)
+        if found is None:
             return _error(404, "NOT_FOUND", "Not Found")
+        post, parent = found
         if not self._may_act_as(token, post.author, write=False):
             return self._denied("socialActions.comments.GET_ALL")
-        found = [self._comment_json(c) for c in self.comments if c.post == urn]
+        wanted = parent.urn if parent is not None else None
+        matching = sorted(
+            (c for c in self.comments if c.post == post.urn and c.parent == wanted),
+            key=lambda c: (c.created_ms, int(c.id)),
+            reverse=True,
+        )
+        q = request.query_params
+        start, count = int(q.get("start", "0")), min(int(q.get("count", "10")), 100)
         return JSONResponse(
             {
-                "paging": {"start": 0, "count": 10, "links": [], "total": len(found)},
-                "elements": found,
+                "paging": {"start": start, "count": count, "links": [], "total": len(matching)},
+                "elements": [self._comment_json(c) for c in matching[start : start + count]],
             }
+        )
+
+    async def delete_comment(self, request: Request) -> Response:
+        token = self._caller(request)
+        if isinstance(token, Response):
+            return token
+        found = self._target(request.path_params["urn"])
+        comment = next(
+            (c for c in self.comments if c.id == request.path_params["comment_id"]), None
+        )
+        if found is None or comment is None or comment.post != found[0].urn:
+            return _error(404, "NOT_FOUND", "Not Found")
+        actor = request.query_params.get("actor", "")
+        if not self._may_act_as(token, actor, write=True) or actor not in (
+            found[0].author,
+            comment.actor,
+        ):
+            return self._denied("socialActions.comments.DELETE")
+        self.comments = [c for c in self.comments if c is not comment and c.parent != comment.urn]
+        return Response(status_code=204)
+
+    async def react(self, request: Request) -> Response:
+        token = self._caller(request)
+        if isinstance(token, Response):
+            return token
+        actor = request.query_params.get("actor", "")
+        if not self._may_act_as(token, actor, write=True):
+            return self._denied("reactions.CREATE")
+        body = await request.json()
+        root = str(body.get("root", ""))
+        kind = str(body.get("reactionType", ""))
+        if kind not in ("LIKE", "PRAISE", "EMPATHY", "INTEREST", "APPRECIATION", "ENTERTAINMENT"):
+            return _unprocessable("/reactionType", "invalid value")
+        if self._target(root) is None:
+            return _error(404, "NOT_FOUND", "Not Found")
+        self.reactions = [r for r in self.reactions if (r.actor, r.root) != (actor, root)]
+        self.reactions.append(Reaction(actor, root, kind))
+        stamp = {"actor": actor, "time": int(self.now() * 1000)}
+        return JSONResponse(
+            {"root": root, "reactionType": kind, "created": stamp, "lastModified": stamp},
+            status_code=201,
+            headers={"x-restli-id": f"urn:li:reaction:({actor},{root})"},
         )
 
 

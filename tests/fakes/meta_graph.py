@@ -15,6 +15,13 @@ then answer late: the client times out although the change was made — the unce
 outcome). State is plain attributes (``posts``, ``media``, ``containers``...) and every
 request is recorded in ``requests``.
 
+The inbox side: comments and replies on posts (Facebook ``/{id}/comments`` with ``filter``,
+``order``, ``since`` and cursor paging; likes, hiding, deleting), Instagram comments and
+``replies`` (hide, delete), Threads replies and ``conversation`` (``manage_reply``).
+Comments by other people are injected with ``add_comment`` / ``add_reply`` in process, or
+over HTTP with ``POST /__fake__/comments`` (the fake's own admin API, as the Mastodon fake's
+``/__fake__/``; never authorised by a token).
+
 In-process: ``fake.client()`` is an ``httpx.AsyncClient`` over an ASGI transport that
 honours the client's read timeout. Standalone::
 
@@ -24,6 +31,7 @@ honours the client's read timeout. Standalone::
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import itertools
 import json
@@ -111,6 +119,24 @@ def _field_names(fields: str) -> list[str]:
     return names
 
 
+def page_of(
+    items: list[dict[str, Any]], params: dict[str, str], *, default_limit: int = 25
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One page of ``items`` by ``limit`` and the ``after`` cursor, and its ``paging``."""
+    limit = int(params.get("limit", str(default_limit)) or default_limit)
+    after = params.get("after")
+    start = int(base64.b64decode(after).decode()) if after else 0
+    chosen = items[start : start + limit]
+    cursors = {
+        "before": base64.b64encode(str(start).encode()).decode(),
+        "after": base64.b64encode(str(start + len(chosen)).encode()).decode(),
+    }
+    paging: dict[str, Any] = {"cursors": cursors}
+    if start + limit < len(items):
+        paging["next"] = f"https://graph.example/next?after={cursors['after']}"
+    return chosen, paging
+
+
 @dataclass
 class Token:
     value: str
@@ -195,6 +221,8 @@ class GraphFake:
         self.faults: list[Fault] = []
         self.clock_offset = dt.timedelta()
         self.codes: dict[str, str] = {}  # authorization code -> subject
+        #: Direct messages per person (PSID / IGSID), oldest first.
+        self.conversations: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(17_841_400_000_000_000 + secrets.randbelow(10**9))
         self.app = Starlette(
             routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST", "DELETE"])]
@@ -311,6 +339,8 @@ class GraphFake:
         segments = [s for s in request.url.path.split("/") if s]
         if segments and _VERSION.match(segments[0]):
             segments = segments[1:]
+        if segments[:1] == ["__fake__"]:
+            return await self.admin(segments[1:], request)
         header = request.headers.get("authorization", "")
         bearer = header.lower().startswith(("bearer ", "oauth "))
         token = header.split(" ", 1)[1] if bearer else params.get("access_token")
@@ -339,6 +369,87 @@ class GraphFake:
 
     async def route(self, request: FakeRequest) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    async def admin(self, segments: list[str], request: Request) -> Response:
+        """``/__fake__/...``: the fake's own knobs (not Meta's API)."""
+        if segments == ["comments"] and request.method == "POST":
+            body = await request.json()
+            try:
+                comment = self.inject_comment(body)
+            except KeyError as exc:
+                return JSONResponse({"error": f"unknown {exc.args[0]}"}, status_code=404)
+            return JSONResponse({k: v for k, v in comment.items() if not k.startswith("_")})
+        return JSONResponse({"error": "no such knob"}, status_code=404)
+
+    def inject_comment(self, body: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover
+        raise KeyError("network")
+
+    # --- direct messages (Messenger, Instagram) -----------------------------------------
+
+    def add_message(
+        self, person: str, text: str, *, owner: str, at: dt.datetime | None = None
+    ) -> dict[str, Any]:
+        """A message from ``person`` to the Page / account ``owner``."""
+        return self._new_message(person, text, sender=person, recipient=owner, at=at)
+
+    def _new_message(
+        self, person: str, text: str, *, sender: str, recipient: str, at: dt.datetime | None
+    ) -> dict[str, Any]:
+        when = at or self.now()
+        message = {
+            "id": f"m_{secrets.token_urlsafe(24)}",
+            "message": text,
+            "from": {"id": sender},
+            "to": {"data": [{"id": recipient}]},
+            "created_time": graph_time(when),
+            "_created": when,
+            "_incoming": sender == person,
+        }
+        self.conversations.setdefault(person, []).append(message)
+        return message
+
+    def send_message(self, owner: str, params: dict[str, str]) -> Response:
+        """``POST /{owner}/messages`` (Send API)."""
+        try:
+            recipient = str(json.loads(params.get("recipient", "{}"))["id"])
+            text = str(json.loads(params.get("message", "{}"))["text"])
+        except (KeyError, TypeError, ValueError):
+            return graph_error(400, 100, "(#100) The parameter recipient is required")
+        incoming = [m for m in self.conversations.get(recipient, []) if m["_incoming"]]
+        if not incoming:
+            return graph_error(400, 100, "(#100) No matching user found", subcode=2018001)
+        if self.now() - incoming[-1]["_created"] > dt.timedelta(hours=24):
+            return graph_error(
+                400,
+                10,
+                "(#10) This message is sent outside of allowed window.",
+                subcode=2018278,
+            )
+        message = self._new_message(recipient, text, sender=owner, recipient=recipient, at=None)
+        return JSONResponse({"recipient_id": recipient, "message_id": message["id"]})
+
+    def list_conversations(self, owner: str, params: dict[str, str]) -> Response:
+        """``GET /{owner}/conversations?user_id=`` with the latest messages nested."""
+        person = params.get("user_id")
+        people = [person] if person else list(self.conversations)
+        data = []
+        for someone in people:
+            messages = self.conversations.get(someone or "", [])
+            if not messages:
+                continue
+            newest_first = sorted(messages, key=lambda m: m["_created"], reverse=True)
+            data.append(
+                {
+                    "id": f"t_{someone}",
+                    "messages": {
+                        "data": [
+                            {k: v for k, v in m.items() if not k.startswith("_")}
+                            for m in newest_first[:50]
+                        ]
+                    },
+                }
+            )
+        return JSONResponse({"data": data})
 
     def authorize(self, request: FakeRequest, *kinds: str) -> Token | Response:
         if not request.token:
@@ -480,7 +591,9 @@ class FacebookFake(GraphFake):
         self.posts: dict[str, dict[str, Any]] = {}
         self.photos: dict[str, dict[str, Any]] = {}
         self.videos: dict[str, dict[str, Any]] = {}
+        #: Comments on each post (top level) and on each comment (replies), oldest first.
         self.comments: dict[str, list[dict[str, Any]]] = {}
+        self.comment_index: dict[str, dict[str, Any]] = {}
 
     @property
     def page_id(self) -> str:
@@ -524,14 +637,24 @@ class FacebookFake(GraphFake):
                     return self._photo(page, request)
                 if edge == "videos":
                     return self._video(page, request)
+                if edge == "messages":
+                    return self.send_message(page.id, request.params)
+            if page is not None and method == "GET" and edge == "conversations":
+                return self.list_conversations(page.id, request.params)
             if page is not None and method == "GET" and edge in ("published_posts", "feed"):
                 return self._list(self.published_posts(), request.params, "message")
             if page is not None and method == "GET" and edge == "videos":
                 return self._list(list(self.videos.values()), request.params, "description")
-            if edge == "comments" and (node in self.posts or node in self.videos):
+            if edge == "comments" and (
+                node in self.posts or node in self.videos or node in self.comment_index
+            ):
                 if method == "POST":
                     return self._comment(node, token, request.params)
                 return self._list_comments(node, request.params)
+            if edge == "likes" and node in self.comment_index and method == "POST":
+                return self._like(node, token)
+        if len(seg) == 1 and method == "POST" and seg[0] in self.comment_index:
+            return self._hide(seg[0], token, request.params)
         return self.unknown_path(request)
 
     def _oauth(self, params: dict[str, str]) -> Response:
@@ -595,7 +718,7 @@ class FacebookFake(GraphFake):
                 },
             }
             return JSONResponse(pick(obj, fields, ("name", "id")))
-        for store in (self.posts, self.photos, self.videos):
+        for store in (self.posts, self.photos, self.videos, self.comment_index):
             if node in store:
                 return JSONResponse(pick(store[node], fields, ("created_time", "id")))
         return graph_error(
@@ -709,26 +832,104 @@ class FacebookFake(GraphFake):
     def _comment(self, node: str, token: Token, params: dict[str, str]) -> Response:
         if not params.get("message"):
             return graph_error(400, 100, "(#100) Missing message")
+        if self.comment_index.get(node, {}).get("parent") is not None:
+            # Assumed shape: Facebook threads replies one level deep under a comment.
+            return graph_error(400, 100, "(#100) Replies can only be made to top-level comments")
         page = self.pages.get(token.subject)
-        comment = {
-            "id": f"{node.split('_')[-1]}_{self.new_id()}",
-            "message": params["message"],
-            "from": {"name": page.name if page else "Someone", "id": token.subject},
-            "created_time": graph_time(self.now()),
-        }
-        self.comments.setdefault(node, []).append(comment)
+        author = {"name": page.name if page else "Someone", "id": token.subject}
+        comment = self.add_comment(node, params["message"], author=author)
         return JSONResponse({"id": comment["id"]})
 
-    def _list_comments(self, node: str, params: dict[str, str]) -> Response:
-        data = [
-            pick(c, params.get("fields"), ("created_time", "from", "message", "id"))
-            for c in self.comments.get(node, [])
-        ]
-        return JSONResponse(
-            {"data": data, "paging": {"cursors": {"before": "MQZDZD", "after": "MQZDZD"}}}
+    def add_comment(
+        self,
+        on: str,
+        message: str,
+        *,
+        author: dict[str, str] | None = None,
+        at: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        """A comment on post ``on`` (or a reply to comment ``on``), by someone else."""
+        parent = self.comment_index.get(on)
+        post_id = parent["_post"] if parent is not None else on
+        if post_id not in self.posts and post_id not in self.videos:
+            raise KeyError(on)
+        when = at or self.now()
+        comment_id = f"{post_id.split('_')[-1]}_{self.new_id()}"
+        comment: dict[str, Any] = {
+            "id": comment_id,
+            "message": message,
+            "from": author or {"name": "Jane Doe", "id": self.new_id()},
+            "created_time": graph_time(when),
+            "permalink_url": f"https://www.facebook.com/{post_id.replace('_', '/posts/')}"
+            f"?comment_id={comment_id.split('_')[-1]}",
+            "is_hidden": False,
+            "parent": {"id": on} if parent is not None else None,
+            "_post": post_id,
+            "_created": when,
+            "_likes": set(),
+        }
+        self.comments.setdefault(on, []).append(comment)
+        self.comment_index[comment_id] = comment
+        return comment
+
+    def inject_comment(self, body: dict[str, Any]) -> dict[str, Any]:
+        author = body.get("from")
+        return self.add_comment(
+            str(body["on"]),
+            str(body["message"]),
+            author=dict(author) if isinstance(author, dict) else None,
         )
 
+    def _list_comments(self, node: str, params: dict[str, str]) -> Response:
+        stream = params.get("filter") == "stream" and node not in self.comment_index
+        items = list(self.comments.get(node, []))
+        if stream:
+            items += [
+                r for c in self.comments.get(node, []) for r in self.comments.get(c["id"], [])
+            ]
+        since = int(params.get("since", "0") or 0)
+        items = [c for c in items if c["_created"].timestamp() >= since]
+        items.sort(
+            key=lambda c: c["_created"], reverse=params.get("order") == "reverse_chronological"
+        )
+        chosen, paging = page_of(items, params)
+        data = [
+            pick(c, params.get("fields"), ("created_time", "from", "message", "id")) for c in chosen
+        ]
+        return JSONResponse({"data": data, "paging": paging})
+
+    def _own_post_comment(self, node: str, token: Token) -> dict[str, Any] | None:
+        comment = self.comment_index.get(node)
+        if comment is None or token.kind != "page":
+            return None
+        post = self.posts.get(comment["_post"]) or self.videos.get(comment["_post"])
+        return comment if post is not None and post["page_id"] == token.subject else None
+
+    def _like(self, node: str, token: Token) -> Response:
+        comment = self._own_post_comment(node, token)
+        if comment is None:
+            return self.unknown_path(FakeRequest("POST", [node, "likes"], {}, {}, None))
+        comment["_likes"].add(token.subject)
+        return JSONResponse({"success": True})
+
+    def _hide(self, node: str, token: Token, params: dict[str, str]) -> Response:
+        comment = self._own_post_comment(node, token)
+        if comment is None or "is_hidden" not in params:
+            return graph_error(400, 100, "(#100) The parameter is_hidden is required")
+        comment["is_hidden"] = params["is_hidden"] == "true"
+        return JSONResponse({"success": True})
+
     def _delete(self, node: str, token: Token) -> Response:
+        comment = self._own_post_comment(node, token)
+        if comment is not None:
+            del self.comment_index[node]
+            siblings = self.comments.get(
+                comment["parent"]["id"] if comment["parent"] else comment["_post"], []
+            )
+            siblings[:] = [c for c in siblings if c["id"] != node]
+            for reply in self.comments.pop(node, []):
+                self.comment_index.pop(reply["id"], None)
+            return JSONResponse({"success": True})
         post = self.posts.get(node) or self.videos.get(node)
         if post is None or token.kind != "page" or post["page_id"] != token.subject:
             return graph_error(
@@ -766,7 +967,12 @@ class InstagramFake(_ContainerFake):
             long_lived=True,
         )
         self.media: dict[str, dict[str, Any]] = {}
+        #: Top-level comments per media and replies per comment, oldest first.
         self.comments: dict[str, list[dict[str, Any]]] = {}
+        self.replies: dict[str, list[dict[str, Any]]] = {}
+        self.comment_index: dict[str, dict[str, Any]] = {}
+        #: What other accounts wrote naming this one, by comment id or media id.
+        self.mentions: dict[str, dict[str, Any]] = {}
 
     def published_at(self) -> list[dt.datetime]:
         return [m["_created"] for m in self.media.values()]
@@ -784,7 +990,7 @@ class InstagramFake(_ContainerFake):
             return token
         if len(seg) == 1 and method == "GET":
             return self._read(seg[0], params)
-        if len(seg) == 1 and method == "DELETE":
+        if len(seg) == 1 and method == "DELETE" and seg[0] not in self.comment_index:
             # IG Media has no DELETE for Instagram Login apps.
             return self.unknown_path(request)
         if len(seg) == 2:
@@ -798,14 +1004,23 @@ class InstagramFake(_ContainerFake):
                     return self._publish(params)
                 if edge == "content_publishing_limit" and method == "GET":
                     return self._quota()
+                if edge == "messages" and method == "POST":
+                    return self.send_message(self.user_id, params)
+                if edge == "conversations" and method == "GET":
+                    return self.list_conversations(self.user_id, params)
             if node in self.media and edge == "comments":
                 if method == "POST":
                     return self._comment(node, params)
-                data = [
-                    pick(c, params.get("fields"), ("timestamp", "text", "id"))
-                    for c in self.comments.get(node, [])
-                ]
-                return JSONResponse({"data": data})
+                return self._list_comments(self.comments.get(node, []), params)
+            if node in self.comment_index and edge == "replies":
+                if method == "POST":
+                    return self._reply(node, params)
+                return self._list_comments(self.replies.get(node, []), params)
+        if len(seg) == 1 and seg[0] in self.comment_index:
+            if method == "POST":
+                return self._hide(seg[0], params)
+            if method == "DELETE":
+                return self._delete_comment(seg[0])
         return self.unknown_path(request)
 
     # OAuth (Instagram Login)
@@ -871,6 +1086,15 @@ class InstagramFake(_ContainerFake):
                 "name": "Acme Bakery",
                 "profile_picture_url": f"https://scontent.cdninstagram.example/{self.user_id}.jpg",
             }
+            mention = re.match(
+                r"mentioned_(comment|media)\.(?:comment|media)_id\((\w+)\)", fields or ""
+            )
+            if mention:
+                found = self.mentions.get(mention.group(2))
+                if found is None:
+                    return graph_error(400, 100, "(#100) Invalid mention id", subcode=33)
+                key = f"mentioned_{mention.group(1)}"
+                return JSONResponse({"id": self.user_id, key: found})
             return JSONResponse(pick(obj, fields, ("id",)))
         container = self.containers.get(node)
         if container is not None:
@@ -880,13 +1104,21 @@ class InstagramFake(_ContainerFake):
                 obj["status"] = f"Error: {container.error}"
             return JSONResponse(pick(obj, fields, ("id",)))
         if node in self.media:
-            return JSONResponse(pick(self.media[node], fields, ("id",)))
+            return JSONResponse(pick(self._media_view(self.media[node]), fields, ("id",)))
+        if node in self.comment_index:
+            return JSONResponse(pick(self.comment_index[node], fields, ("timestamp", "text", "id")))
         return self.unknown_path(FakeRequest("GET", [node], params, {}, None))
+
+    def _media_view(self, media: dict[str, Any]) -> dict[str, Any]:
+        count = sum(
+            1 + len(self.replies.get(c["id"], [])) for c in self.comments.get(media["id"], [])
+        )
+        return {**media, "comments_count": count}
 
     def _list(self, params: dict[str, str]) -> Response:
         limit = int(params.get("limit", "25") or 25)
         items = sorted(self.media.values(), key=lambda m: m["_created"], reverse=True)[:limit]
-        data = [pick(m, params.get("fields"), ("id",)) for m in items]
+        data = [pick(self._media_view(m), params.get("fields"), ("id",)) for m in items]
         return JSONResponse(
             {"data": data, "paging": {"cursors": {"before": "QVFIU", "after": "QVFIU"}}}
         )
@@ -1031,14 +1263,117 @@ class InstagramFake(_ContainerFake):
     def _comment(self, media_id: str, params: dict[str, str]) -> Response:
         if not params.get("message"):
             return graph_error(400, 100, "(#100) The parameter message is required")
-        comment = {
-            "id": self.new_id(),
-            "text": params["message"],
-            "username": self.username,
-            "timestamp": graph_time(self.now()),
-        }
-        self.comments.setdefault(media_id, []).append(comment)
+        comment = self.add_comment(media_id, params["message"], username=self.username)
         return JSONResponse({"id": comment["id"]})
+
+    def _reply(self, comment_id: str, params: dict[str, str]) -> Response:
+        if not params.get("message"):
+            return graph_error(400, 100, "(#100) The parameter message is required")
+        reply = self.add_comment(comment_id, params["message"], username=self.username)
+        return JSONResponse({"id": reply["id"]})
+
+    def add_comment(
+        self,
+        on: str,
+        text: str,
+        *,
+        username: str = "jane.doe",
+        at: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        """A comment on media ``on`` or a reply to comment ``on`` (a reply to a reply goes
+        to its top-level comment, as the replies edge documents)."""
+        parent = self.comment_index.get(on)
+        if parent is not None and parent.get("parent_id"):
+            parent = self.comment_index[parent["parent_id"]]
+        media_id = parent["media"]["id"] if parent is not None else on
+        if media_id not in self.media:
+            raise KeyError(on)
+        when = at or self.now()
+        author_id = self.user_id if username == self.username else self.new_id()
+        comment: dict[str, Any] = {
+            "id": self.new_id(),
+            "text": text,
+            "username": username,
+            "from": {"id": author_id, "username": username},
+            "timestamp": graph_time(when),
+            "hidden": False,
+            "like_count": 0,
+            "media": {"id": media_id},
+            "parent_id": parent["id"] if parent is not None else None,
+            "_created": when,
+        }
+        if parent is not None:
+            self.replies.setdefault(parent["id"], []).append(comment)
+        else:
+            self.comments.setdefault(media_id, []).append(comment)
+        self.comment_index[comment["id"]] = comment
+        return comment
+
+    def inject_comment(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.add_comment(
+            str(body["on"]), str(body["message"]), username=str(body.get("username", "jane.doe"))
+        )
+
+    def add_mention(
+        self, *, username: str, text: str, media_id: str, comment_id: str | None = None
+    ) -> None:
+        """Someone names the account in a caption (or in a comment on their media)."""
+        when = graph_time(self.now())
+        if comment_id:
+            self.mentions[comment_id] = {
+                "id": comment_id,
+                "text": text,
+                "timestamp": when,
+                "username": username,
+            }
+        else:
+            self.mentions[media_id] = {
+                "id": media_id,
+                "caption": text,
+                "timestamp": when,
+                "username": username,
+                "permalink": f"https://www.instagram.com/p/{media_id}/",
+            }
+
+    def _list_comments(self, items: list[dict[str, Any]], params: dict[str, str]) -> Response:
+        # Assumed order: newest first (the reference does not promise one).
+        ordered = sorted(items, key=lambda c: c["_created"], reverse=True)
+        chosen, paging = page_of(ordered, params)
+        data = []
+        for comment in chosen:
+            view = dict(comment)
+            replies = self.replies.get(comment["id"], [])
+            if replies:
+                view["replies"] = {
+                    "data": [
+                        pick(
+                            r,
+                            None,
+                            ("timestamp", "text", "id", "username", "from", "parent_id", "hidden"),
+                        )
+                        for r in replies
+                    ]
+                }
+            data.append(pick(view, params.get("fields"), ("timestamp", "text", "id")))
+        return JSONResponse({"data": data, "paging": paging})
+
+    def _hide(self, comment_id: str, params: dict[str, str]) -> Response:
+        if params.get("hide") not in ("true", "false"):
+            return graph_error(400, 100, "(#100) The parameter hide is required")
+        self.comment_index[comment_id]["hidden"] = params["hide"] == "true"
+        return JSONResponse({"success": True})
+
+    def _delete_comment(self, comment_id: str) -> Response:
+        comment = self.comment_index.pop(comment_id)
+        siblings = (
+            self.replies.get(comment["parent_id"], [])
+            if comment["parent_id"]
+            else self.comments.get(comment["media"]["id"], [])
+        )
+        siblings[:] = [c for c in siblings if c["id"] != comment_id]
+        for reply in self.replies.pop(comment_id, []):
+            self.comment_index.pop(reply["id"], None)
+        return JSONResponse({"success": True})
 
 
 # --- Threads -------------------------------------------------------------------------------
@@ -1064,9 +1399,14 @@ class ThreadsFake(_ContainerFake):
             long_lived=True,
         )
         self.posts: dict[str, dict[str, Any]] = {}
+        self.mentions: dict[str, dict[str, Any]] = {}
 
     def roots(self) -> list[dict[str, Any]]:
-        return [p for p in self.posts.values() if p["_reply_to"] is None]
+        return [
+            p
+            for p in self.posts.values()
+            if p["_reply_to"] is None and p["username"] == self.username
+        ]
 
     async def route(self, request: FakeRequest) -> Response:
         seg, method, params = request.segments, request.method, request.params
@@ -1098,7 +1438,72 @@ class ThreadsFake(_ContainerFake):
             if node in self.posts and edge == "replies" and method == "GET":
                 replies = [p for p in self.posts.values() if p["_reply_to"] == node]
                 return self._list(replies, params)
+            if node in self.posts and edge == "conversation" and method == "GET":
+                return self._conversation(node, params)
+            if node in self.posts and edge == "manage_reply" and method == "POST":
+                return self._manage_reply(node, params)
+            if node in (self.user_id, "me") and edge == "mentions" and method == "GET":
+                return self._list(list(self.mentions.values()), params)
         return self.unknown_path(request)
+
+    def add_reply(
+        self, on: str, text: str, *, username: str = "jane.doe", at: dt.datetime | None = None
+    ) -> dict[str, Any]:
+        """Someone else's reply to post or reply ``on``."""
+        if on not in self.posts:
+            raise KeyError(on)
+        return self._new_post(text, username=username, reply_to=on, at=at)
+
+    def add_mention(self, text: str, *, username: str = "jane.doe") -> dict[str, Any]:
+        """Someone else's post that names this account (outside our threads)."""
+        post = self._new_post(text, username=username, reply_to=None)
+        self.posts.pop(post["id"])  # not one of ours: only the mentions edge lists it
+        self.mentions[post["id"]] = post
+        return post
+
+    def inject_comment(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.add_reply(
+            str(body["on"]), str(body["message"]), username=str(body.get("username", "jane.doe"))
+        )
+
+    def _root_of(self, post_id: str) -> str:
+        while self.posts[post_id]["_reply_to"] is not None:
+            post_id = self.posts[post_id]["_reply_to"]
+        return post_id
+
+    def _conversation(self, node: str, params: dict[str, str]) -> Response:
+        replies = [
+            p
+            for p in self.posts.values()
+            if p["_reply_to"] is not None and p["id"] != node and self._under(p["id"], node)
+        ]
+        # ``reverse`` defaults to true (newest first); false lists oldest first.
+        replies.sort(key=lambda p: p["_created"], reverse=params.get("reverse", "true") != "false")
+        chosen, paging = page_of(replies, params)
+        data = [pick(p, params.get("fields"), ("id",)) for p in chosen]
+        return JSONResponse({"data": data, "paging": paging})
+
+    def _under(self, post_id: str, ancestor: str) -> bool:
+        parent = self.posts[post_id]["_reply_to"]
+        while parent is not None:
+            if parent == ancestor:
+                return True
+            parent = self.posts[parent]["_reply_to"]
+        return False
+
+    def _manage_reply(self, node: str, params: dict[str, str]) -> Response:
+        reply = self.posts[node]
+        if (
+            reply["_reply_to"] is None
+            or self.posts[self._root_of(node)]["username"] != self.username
+        ):
+            return graph_error(
+                400, 100, "(#100) Only replies to the user's own posts can be managed"
+            )
+        if params.get("hide") not in ("true", "false"):
+            return graph_error(400, 100, "(#100) Param hide must be a boolean")
+        reply["hide_status"] = "HIDDEN" if params["hide"] == "true" else "UNHUSHED"
+        return JSONResponse({"success": True})
 
     def _code(self, params: dict[str, str]) -> Response:
         failure = self.check_app(params)
@@ -1248,27 +1653,54 @@ class ThreadsFake(_ContainerFake):
             )
             if used >= self.quota_total:
                 return graph_error(400, 4, "Application request limit reached", subcode=2207042)
+        media_type = {"TEXT": "TEXT_POST", "CAROUSEL": "CAROUSEL_ALBUM"}.get(
+            container.params.get("media_type", "TEXT"), container.params.get("media_type")
+        )
+        post = self._new_post(
+            container.params.get("text"),
+            username=self.username,
+            reply_to=reply_to,
+            media_type=media_type,
+        )
+        container.status = "PUBLISHED"
+        container.published_id = post["id"]
+        return JSONResponse({"id": post["id"]})
+
+    def _new_post(
+        self,
+        text: str | None,
+        *,
+        username: str,
+        reply_to: str | None,
+        media_type: str | None = "TEXT_POST",
+        at: dt.datetime | None = None,
+    ) -> dict[str, Any]:
         post_id = self.new_id()
-        now = self.now()
+        now = at or self.now()
         shortcode = secrets.token_urlsafe(8)[:11]
-        self.posts[post_id] = {
+        post: dict[str, Any] = {
             "id": post_id,
-            "text": container.params.get("text"),
-            "media_type": {"TEXT": "TEXT_POST", "CAROUSEL": "CAROUSEL_ALBUM"}.get(
-                container.params.get("media_type", "TEXT"), container.params.get("media_type")
-            ),
+            "text": text,
+            "media_type": media_type,
             "media_product_type": "THREADS",
-            "permalink": f"https://www.threads.com/@{self.username}/post/{shortcode}",
+            "permalink": f"https://www.threads.com/@{username}/post/{shortcode}",
             "shortcode": shortcode,
             "timestamp": graph_time(now),
-            "username": self.username,
+            "username": username,
             "is_quote_post": False,
             "_reply_to": reply_to,
             "_created": now,
         }
-        container.status = "PUBLISHED"
-        container.published_id = post_id
-        return JSONResponse({"id": post_id})
+        if reply_to is not None:
+            post |= {
+                "is_reply": True,
+                "replied_to": {"id": reply_to},
+                "root_post": {"id": self._root_of(reply_to)},
+                "is_reply_owned_by_me": username == self.username,
+                "hide_status": "NOT_HUSHED",
+            }
+        self.posts[post_id] = post
+        return post
 
 
 def shape_differences(actual: Any, documented: Any, where: str = "$") -> list[str]:

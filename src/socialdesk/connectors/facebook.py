@@ -14,6 +14,19 @@ passed by URL where a public URL is known, else uploaded as ``source``. Facebook
 idempotency key, so an uncertain publish is resolved by looking the post up among the
 Page's recent posts (``GET /{page-id}/published_posts``).
 
+The inbox: comments and replies on the Page's recent posts are read with
+``GET /{post-id}/comments?filter=stream&order=chronological&since=...`` for each of the
+:attr:`FacebookConnector.inbox_post_limit` newest posts (``GET /{page-id}/published_posts``);
+the cursor (:class:`~socialdesk.connectors.meta_graph.InboxCursor`) re-reads a short overlap
+and remembers the ids in it, so nothing is missed or returned twice. Comments on older posts,
+and Messenger messages, arrive by webhook (:func:`~socialdesk.connectors.meta_graph.parse_webhook`):
+reading ``/{page-id}/conversations`` needs ``pages_messaging`` with Advanced Access and would
+only repeat what the ``messages`` webhook already delivers. Facebook nests comments one level
+deep, so an answer to a reply goes to its top-level comment, as Facebook's own apps do.
+A Messenger message is answered with the Send API (``POST /{page-id}/messages``,
+``messaging_type=RESPONSE``: within 24 hours of the person's last message, else ``Rejected``)
+and looked up after an uncertain attempt in ``/{page-id}/conversations?user_id=``.
+
 ``Credentials.extra``: ``page_id`` (required), ``base_url`` (optional, tests).
 """
 
@@ -35,17 +48,23 @@ from socialdesk.connectors.base import (
     Connector,
     Credentials,
     Idempotency,
+    InboundItem,
+    InboundKind,
+    InboxPage,
     MediaItem,
     MediaRules,
     Network,
     OutboundPost,
     PublishResult,
+    ReplyTarget,
     TextCounting,
     TextRules,
 )
 from socialdesk.connectors.meta_graph import (
     GRAPH_API_VERSION,
+    INBOX_PAGE_SIZE,
     GraphClient,
+    InboxCursor,
     MediaUrlResolver,
     MetaApp,
     MetaGraphErrorMapper,
@@ -53,10 +72,18 @@ from socialdesk.connectors.meta_graph import (
     after_first_write,
     attempted_since,
     expires_at,
+    find_sent_message,
+    get_all,
+    graph_author,
     id_of,
+    inbox_page,
     newest_match,
+    next_cursor,
+    parent_of,
+    parse_graph_time,
     public_media_urls,
     same_text,
+    send_message,
 )
 from socialdesk.errors import ConnectorError, Rejected
 
@@ -134,6 +161,19 @@ class FacebookConnector(Connector):
     #: How many recent posts a lookup reads (the attempt is minutes old at most).
     lookup_limit: ClassVar[int] = 25
     errors: ClassVar[MetaGraphErrorMapper] = MetaGraphErrorMapper("Facebook")
+    # Messages come by webhook only (see the module docstring).
+    inbox_kinds: ClassVar[frozenset[InboundKind]] = frozenset(
+        {InboundKind.COMMENT, InboundKind.REPLY, InboundKind.MESSAGE}
+    )
+    inbox_actions: ClassVar[frozenset[str]] = frozenset({"reply", "like", "hide", "delete"})
+    #: How many of the Page's newest posts an inbox sync reads comments of.
+    inbox_post_limit: ClassVar[int] = 25
+    #: The most items one ``fetch_inbox`` returns (``more`` says when others wait).
+    inbox_page_size: ClassVar[int] = INBOX_PAGE_SIZE
+    #: ``from`` needs ``pages_read_user_content``; without it Facebook leaves it out.
+    comment_fields: ClassVar[str] = (
+        "id,message,created_time,from{id,name,picture},parent{id},permalink_url,is_hidden"
+    )
 
     def __init__(
         self,
@@ -332,6 +372,126 @@ class FacebookConnector(Connector):
         if body.get("success") is not True:
             raise Rejected(f"Facebook did not confirm deleting {external_id}")
 
+    # --- the inbox ----------------------------------------------------------------------
+
+    async def fetch_inbox(self, cursor: str | None) -> InboxPage:
+        state = InboxCursor.decode(cursor)
+        read_from = state.read_from
+        posts = await self.graph.get(
+            f"{self.page_id}/published_posts",
+            {"fields": "id,created_time", "limit": self.inbox_post_limit},
+        )
+        found: list[InboundItem] = []
+        for post in posts.get("data") or []:
+            if not isinstance(post, dict) or not post.get("id"):
+                continue
+            post_id = str(post["id"])
+            comments = await get_all(
+                self.graph,
+                f"{post_id}/comments",
+                {
+                    "fields": self.comment_fields,
+                    "filter": "stream",
+                    "order": "chronological",
+                    "since": int(read_from.timestamp()) if read_from else None,
+                    "limit": 100,
+                },
+            )
+            found.extend(
+                item for c in comments if (item := self._comment_item(c, post_id)) is not None
+            )
+        return inbox_page(found, state, limit=self.inbox_page_size)
+
+    def _comment_item(self, comment: Mapping[str, Any], post_id: str) -> InboundItem | None:
+        created = parse_graph_time(comment.get("created_time"))
+        if not comment.get("id") or created is None:
+            return None
+        parent = comment.get("parent")
+        parent_id = str(parent["id"]) if isinstance(parent, dict) and parent.get("id") else None
+        author = graph_author(comment.get("from"))
+        extra = {"post_id": post_id}
+        if parent_id:
+            extra["parent_id"] = parent_id
+        if comment.get("is_hidden") is True:
+            extra["hidden"] = "true"
+        link = comment.get("permalink_url")
+        return InboundItem(
+            external_id=str(comment["id"]),
+            kind=InboundKind.REPLY if parent_id else InboundKind.COMMENT,
+            author=author,
+            text=str(comment.get("message") or ""),
+            created_at=created,
+            conversation_id=post_id,
+            url=link if isinstance(link, str) and link else None,
+            in_reply_to=parent_id or post_id,
+            our_post_id=post_id,
+            from_us=author.external_id == self.page_id,
+            extra=extra,
+        )
+
+    async def reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult:
+        if to.kind is InboundKind.MESSAGE:
+            mid = await send_message(self.graph, self.page_id, to.conversation_id, post.text)
+            return PublishResult(external_id=mid)
+        target = parent_of(to.kind, to.external_id, to.extra)
+        comment_id = await self._comment(target, post.text)
+        return PublishResult(external_id=comment_id, url=await self._permalink(comment_id))
+
+    async def find_reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult | None:
+        since = attempted_since(post)
+        if to.kind is InboundKind.MESSAGE:
+            mid = await find_sent_message(
+                self.graph,
+                self.page_id,
+                platform="messenger",
+                recipient_id=to.conversation_id,
+                own_id=self.page_id,
+                text=post.text,
+                since=since,
+            )
+            return PublishResult(external_id=mid) if mid else None
+        target = parent_of(to.kind, to.external_id, to.extra)
+        comments = await self.graph.get(
+            f"{target}/comments",
+            {
+                "fields": "id,message,created_time,from{id},permalink_url",
+                "filter": "toplevel",
+                "order": "reverse_chronological",
+                "limit": 100,
+            },
+        )
+        ours = [
+            c
+            for c in comments.get("data") or []
+            if isinstance(c, dict)
+            and isinstance(c.get("from"), dict)
+            and str(c["from"].get("id")) == self.page_id
+        ]
+        found = newest_match(
+            ours, text=post.text, text_field="message", time_field="created_time", since=since
+        )
+        if found is None:
+            return None
+        link = found.get("permalink_url")
+        return PublishResult(
+            external_id=str(found["id"]), url=link if isinstance(link, str) else None
+        )
+
+    async def like(self, item_id: str) -> None:
+        self._confirm(await self.graph.post(f"{item_id}/likes"), "liking", item_id)
+
+    async def hide(self, item_id: str, *, hidden: bool = True) -> None:
+        body = await self.graph.post(item_id, {"is_hidden": hidden})
+        self._confirm(body, "hiding" if hidden else "unhiding", item_id)
+
+    async def delete_item(self, item_id: str) -> None:
+        self._confirm(await self.graph.delete(item_id), "deleting", item_id)
+
+    @staticmethod
+    def _confirm(body: Mapping[str, Any], doing: str, item_id: str) -> None:
+        if body.get("success") is not True:
+            raise Rejected(f"Facebook did not confirm {doing} comment {item_id}")
+
     # --- OAuth (Facebook Login) ---------------------------------------------------------
 
     @classmethod
@@ -433,7 +593,7 @@ class FacebookConnector(Connector):
             for entry in body.get("data") or []:
                 if isinstance(entry, dict) and entry.get("access_token") and entry.get("id"):
                     pages.append(_page_of(entry))
-            after = _next_cursor(body)
+            after = next_cursor(body)
             if after is None:
                 break
             params = {**params, "after": after}
@@ -488,15 +648,6 @@ def _page_of(entry: Mapping[str, Any]) -> FacebookPage:
             str(instagram.get("username")) if isinstance(instagram, dict) else None
         ),
     )
-
-
-def _next_cursor(body: Mapping[str, Any]) -> str | None:
-    paging = body.get("paging")
-    if not isinstance(paging, dict) or not paging.get("next"):
-        return None
-    cursors = paging.get("cursors")
-    after = cursors.get("after") if isinstance(cursors, dict) else None
-    return str(after) if after else None
 
 
 __all__ = ["FacebookConnector", "FacebookPage"]

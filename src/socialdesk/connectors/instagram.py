@@ -20,6 +20,19 @@ Graph downloads media from a public URL, so the connector is given a
 :data:`~socialdesk.connectors.meta_graph.MediaUrlResolver` (or per post
 ``options["media_urls"]``).
 
+The inbox: comments and replies on the account's recent media are read from
+``GET /{ig-media-id}/comments`` (top-level comments, with their ``replies``) for each of the
+:attr:`InstagramConnector.inbox_media_limit` newest media; the cursor
+(:class:`~socialdesk.connectors.meta_graph.InboxCursor`) keeps syncs from missing or doubling
+an item. Instagram attaches a reply to a reply to the top-level comment, so answers go there.
+Mentions (``@account`` in someone's caption or comment) and direct messages arrive by webhook
+only (:func:`~socialdesk.connectors.meta_graph.parse_webhook`): a mention webhook carries ids,
+which :meth:`InstagramConnector.read_mention` turns into the full item; pulling photo tags
+(``/{ig-user-id}/tags``) is not done yet. The API cannot like comments, so ``like`` raises
+``Rejected``. A direct message is answered with ``POST /{ig-user-id}/messages`` (within 24
+hours of the person's last message) and looked up after an uncertain attempt in
+``/{ig-user-id}/conversations?platform=instagram&user_id=``.
+
 ``Credentials.extra``: ``ig_user_id`` (required), ``login`` (``instagram`` | ``facebook``),
 ``page_id`` (informational, Facebook Login), ``base_url`` (optional, tests).
 """
@@ -42,18 +55,25 @@ from socialdesk.connectors.base import (
     Connector,
     Credentials,
     Idempotency,
+    InboundAuthor,
+    InboundItem,
+    InboundKind,
+    InboxPage,
     MediaItem,
     MediaRules,
     Network,
     OutboundPost,
     PublishResult,
     RateLimit,
+    ReplyTarget,
     TextCounting,
     TextRules,
 )
 from socialdesk.connectors.meta_graph import (
     GRAPH_API_VERSION,
+    INBOX_PAGE_SIZE,
     GraphClient,
+    InboxCursor,
     MediaNotReady,
     MediaUrlResolver,
     MetaApp,
@@ -62,14 +82,22 @@ from socialdesk.connectors.meta_graph import (
     after_first_write,
     attempted_since,
     expires_at,
+    find_sent_message,
+    get_all,
+    graph_author,
     id_of,
+    inbox_page,
     needs_refresh,
     newest_match,
+    next_cursor,
     origin_of,
+    parent_of,
+    parse_graph_time,
     poll_container,
     public_media_urls,
     renewed,
     same_text,
+    send_message,
 )
 from socialdesk.errors import ConnectorError, Rejected, TransientError
 
@@ -156,6 +184,19 @@ class InstagramConnector(Connector):
     refresh_before: ClassVar[dt.timedelta] = dt.timedelta(days=7)
     lookup_limit: ClassVar[int] = 25
     errors: ClassVar[MetaGraphErrorMapper] = MetaGraphErrorMapper("Instagram")
+    # Mentions and messages come by webhook only (see the module docstring).
+    inbox_kinds: ClassVar[frozenset[InboundKind]] = frozenset(
+        {InboundKind.COMMENT, InboundKind.REPLY, InboundKind.MENTION, InboundKind.MESSAGE}
+    )
+    inbox_actions: ClassVar[frozenset[str]] = frozenset({"reply", "hide", "delete"})
+    #: How many of the account's newest media an inbox sync reads comments of.
+    inbox_media_limit: ClassVar[int] = 25
+    inbox_page_size: ClassVar[int] = INBOX_PAGE_SIZE
+    _reply_fields: ClassVar[str] = "id,text,timestamp,username,from{id,username},parent_id,hidden"
+    comment_fields: ClassVar[str] = (
+        "id,text,timestamp,username,from{id,username},hidden,like_count,"
+        f"replies{{{_reply_fields}}}"
+    )
 
     def __init__(
         self,
@@ -180,6 +221,7 @@ class InstagramConnector(Connector):
         self.media_urls = media_urls
         self.poll_interval = poll_interval
         self.poll_give_up = poll_give_up
+        self._username: str | None = None
         self.graph = GraphClient(
             http=http,
             base_url=self.base_url,
@@ -355,6 +397,185 @@ class InstagramConnector(Connector):
             ):
                 return str(comment["id"])
         return await self._comment(media_id, text)
+
+    # --- the inbox ----------------------------------------------------------------------
+
+    async def fetch_inbox(self, cursor: str | None) -> InboxPage:
+        state = InboxCursor.decode(cursor)
+        username = await self._own_username()
+        media = await self.graph.get(
+            f"{self.user_id}/media",
+            {"fields": "id,timestamp,comments_count", "limit": self.inbox_media_limit},
+        )
+        found: list[InboundItem] = []
+        for entry in media.get("data") or []:
+            if not isinstance(entry, dict) or not entry.get("id"):
+                continue
+            if entry.get("comments_count") == 0:
+                continue
+            media_id = str(entry["id"])
+            # The edge has no ``since``: every comment is read and the cursor filters.
+            comments = await get_all(
+                self.graph, f"{media_id}/comments", {"fields": self.comment_fields, "limit": 50}
+            )
+            for comment in comments:
+                found.extend(await self._with_replies(comment, media_id, username))
+        return inbox_page(found, state, limit=self.inbox_page_size)
+
+    async def _with_replies(
+        self, comment: Mapping[str, Any], media_id: str, username: str
+    ) -> list[InboundItem]:
+        items = [self._comment_item(comment, media_id, username, parent_id=None)]
+        replies = comment.get("replies")
+        listed: list[Any] = []
+        if isinstance(replies, dict):
+            data = replies.get("data")
+            listed = data if isinstance(data, list) else []
+            if next_cursor(replies) is not None:
+                listed = await get_all(
+                    self.graph, f"{comment.get('id')}/replies", {"fields": self._reply_fields}
+                )
+        parent = str(comment.get("id") or "")
+        items += [
+            self._comment_item(reply, media_id, username, parent_id=parent)
+            for reply in listed
+            if isinstance(reply, dict)
+        ]
+        return [item for item in items if item is not None]
+
+    def _comment_item(
+        self, comment: Mapping[str, Any], media_id: str, username: str, *, parent_id: str | None
+    ) -> InboundItem | None:
+        created = parse_graph_time(comment.get("timestamp"))
+        if not comment.get("id") or created is None:
+            return None
+        author = graph_author(comment.get("from"), handle_field="username")
+        handle = author.handle or str(comment.get("username") or "")
+        author = InboundAuthor(external_id=author.external_id, handle=handle)
+        extra = {"media_id": media_id}
+        if parent_id:
+            extra["parent_id"] = parent_id
+        if comment.get("hidden") is True:
+            extra["hidden"] = "true"
+        return InboundItem(
+            external_id=str(comment["id"]),
+            kind=InboundKind.REPLY if parent_id else InboundKind.COMMENT,
+            author=author,
+            text=str(comment.get("text") or ""),
+            created_at=created,
+            conversation_id=media_id,
+            in_reply_to=parent_id or media_id,
+            our_post_id=media_id,
+            from_us=author.external_id == self.user_id or (bool(handle) and handle == username),
+            extra=extra,
+        )
+
+    async def _own_username(self) -> str:
+        if self._username is None:
+            body = await self.graph.get(self.user_id, {"fields": "username"})
+            self._username = str(body.get("username") or "")
+        return self._username
+
+    async def read_mention(self, item: InboundItem) -> InboundItem:
+        """The full mention behind a ``mentions`` webhook item (which carries ids only).
+
+        ``GET /{ig-user-id}?fields=mentioned_comment.comment_id(...)`` for a comment that
+        names the account, ``mentioned_media.media_id(...)`` for a caption.
+        """
+        media_id = item.extra.get("media_id") or item.conversation_id
+        comment_id = item.extra.get("comment_id")
+        if comment_id:
+            field = f"mentioned_comment.comment_id({comment_id}){{id,text,timestamp,username}}"
+            key, text_field = "mentioned_comment", "text"
+        else:
+            field = (
+                f"mentioned_media.media_id({media_id}){{id,caption,timestamp,username,permalink}}"
+            )
+            key, text_field = "mentioned_media", "caption"
+        body = await self.graph.get(self.user_id, {"fields": field})
+        found = body.get(key)
+        if not isinstance(found, dict):
+            raise Rejected(f"Instagram no longer shows the mention {item.external_id}")
+        username = str(found.get("username") or "")
+        link = found.get("permalink")
+        return InboundItem(
+            external_id=item.external_id,
+            kind=InboundKind.MENTION,
+            author=InboundAuthor(external_id="", handle=username),
+            text=str(found.get(text_field) or ""),
+            created_at=parse_graph_time(found.get("timestamp")) or item.created_at,
+            conversation_id=item.conversation_id,
+            url=link if isinstance(link, str) else None,
+            in_reply_to=item.in_reply_to,
+            extra=dict(item.extra),
+        )
+
+    async def reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult:
+        if to.kind is InboundKind.MESSAGE:
+            mid = await send_message(
+                self.graph, self.user_id, to.conversation_id, post.text, messaging_type=None
+            )
+            return PublishResult(external_id=mid)
+        target = self._reply_parent(to)
+        body = await self.graph.post(f"{target}/replies", {"message": post.text})
+        return PublishResult(external_id=id_of(body, network="Instagram"))
+
+    async def find_reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult | None:
+        if to.kind is InboundKind.MESSAGE:
+            mid = await find_sent_message(
+                self.graph,
+                self.user_id,
+                platform="instagram",
+                recipient_id=to.conversation_id,
+                own_id=self.user_id,
+                text=post.text,
+                since=attempted_since(post),
+            )
+            return PublishResult(external_id=mid) if mid else None
+        target = self._reply_parent(to)
+        username = await self._own_username()
+        replies = await get_all(
+            self.graph, f"{target}/replies", {"fields": "id,text,timestamp,username,from{id}"}
+        )
+        ours = [
+            r
+            for r in replies
+            if r.get("username") == username
+            or (isinstance(r.get("from"), dict) and str(r["from"].get("id")) == self.user_id)
+        ]
+        found = newest_match(
+            ours,
+            text=post.text,
+            text_field="text",
+            time_field="timestamp",
+            since=attempted_since(post),
+        )
+        return PublishResult(external_id=str(found["id"])) if found is not None else None
+
+    def _reply_parent(self, to: ReplyTarget) -> str:
+        if to.kind is InboundKind.MENTION and not to.extra.get("comment_id"):
+            raise Rejected(
+                "a mention in someone's caption can only be answered with a comment on "
+                "their post, which the API does not allow here",
+                reason="Instagram caption mentions cannot be answered",
+            )
+        return parent_of(to.kind, to.external_id, to.extra)
+
+    async def like(self, item_id: str) -> None:
+        raise Rejected(
+            "Instagram's API cannot like comments; like it in the Instagram app",
+            reason="Instagram comments cannot be liked through its API",
+        )
+
+    async def hide(self, item_id: str, *, hidden: bool = True) -> None:
+        body = await self.graph.post(item_id, {"hide": hidden})
+        if body.get("success") is not True:
+            raise Rejected(f"Instagram did not confirm hiding comment {item_id}")
+
+    async def delete_item(self, item_id: str) -> None:
+        body = await self.graph.delete(item_id)
+        if body.get("success") is not True:
+            raise Rejected(f"Instagram did not confirm deleting comment {item_id}")
 
     # --- OAuth (Instagram Login) --------------------------------------------------------
 

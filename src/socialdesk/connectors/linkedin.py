@@ -21,12 +21,23 @@ attempt started, aware datetime or ISO 8601, as the publisher passes it),
 ``visibility`` (``PUBLIC``, ``CONNECTIONS``, ``LOGGED_IN``), ``link_title`` and
 ``link_description`` for the article card.
 
+The inbox (organisation pages): comments and replies on the page's recent posts, read with
+``GET /rest/socialActions/{post}/comments`` (``start``/``count`` paging) and, for each comment,
+its nested comments; the cursor is the Meta connectors' one
+(:class:`~socialdesk.connectors.meta_graph.InboxCursor`, which knows nothing of Meta), so a
+sync neither misses nor doubles an item. Replies are comments with ``parentComment``; a like
+is a ``LIKE`` reaction (``POST /rest/reactions``); an organisation deletes comments on its
+posts with ``DELETE /rest/socialActions/{post}/comments/{id}?actor=``. LinkedIn has no way
+to hide a comment. A member's own posts cannot be listed without ``r_member_social`` (which
+LinkedIn grants to few apps), so a member channel's inbox raises ``Rejected``.
+
 Sources (checked 2026-11), learn.microsoft.com/linkedin/: shared/authentication/
 authorization-code-flow, shared/authentication/authorization-code-flow-native (PKCE),
 shared/authentication/programmatic-refresh-tokens, consumer/integrations/self-serve/
 sign-in-with-linkedin-v2 (userinfo), marketing/community-management/shares/{posts-api,
 images-api, multiimage-post-api, comments-api, little-text-format}, shared/api-guide/concepts/
-rate-limits; the 422 DUPLICATE_POST body as reported in Arisamiga/Linkedin-RSS#5.
+rate-limits, marketing/community-management/shares/{comments-api, reactions-api}; the 422
+DUPLICATE_POST body as reported in Arisamiga/Linkedin-RSS#5.
 """
 
 from __future__ import annotations
@@ -49,16 +60,22 @@ from socialdesk.connectors.base import (
     Connector,
     Credentials,
     Idempotency,
+    InboundAuthor,
+    InboundItem,
+    InboundKind,
+    InboxPage,
     MediaItem,
     MediaRules,
     Network,
     OutboundPost,
     PublishResult,
     RateLimit,
+    ReplyTarget,
     TextCounting,
     TextRules,
 )
 from socialdesk.connectors.http import ErrorMapper, retry_after_seconds
+from socialdesk.connectors.meta_graph import INBOX_PAGE_SIZE, InboxCursor, inbox_page
 from socialdesk.errors import (
     AuthExpired,
     ConfigurationError,
@@ -113,6 +130,10 @@ _CLOCK_SKEW = dt.timedelta(minutes=5)
 LOOKUP_LOOKBACK = dt.timedelta(hours=24)
 _IMAGE_POLLS = 10
 _POST_URN = re.compile(r"urn:li:(?:share|ugcPost):\d+")
+_COMMENT_URN = re.compile(r"urn:li:comment:\((urn:li:[A-Za-z]+:[^,()]+),([^,()]+)\)")
+#: Comments a page of the Comments API holds at most (``count``).
+_COMMENTS_PER_PAGE = 100
+_MAX_COMMENT_PAGES = 20
 # Links are left as they are (LinkedIn links them); a backslash ends one, so the escaped and
 # the plain text find the same links.
 _LINK = re.compile(r"https?://[^\s<>\\]+", re.IGNORECASE)
@@ -390,6 +411,13 @@ class LinkedInConnector(Connector):
         source="https://www.ayrshare.com/docs/apis/post/social-networks/linkedin (unofficial)",
     )
     errors: ClassVar[ErrorMapper] = LinkedInErrorMapper()
+    inbox_kinds: ClassVar[frozenset[InboundKind]] = frozenset(
+        {InboundKind.COMMENT, InboundKind.REPLY}
+    )
+    inbox_actions: ClassVar[frozenset[str]] = frozenset({"reply", "like", "delete"})
+    #: How many of the author's newest posts an inbox sync reads comments of.
+    inbox_post_limit: ClassVar[int] = 25
+    inbox_page_size: ClassVar[int] = INBOX_PAGE_SIZE
 
     def __init__(
         self,
@@ -823,3 +851,180 @@ class LinkedInConnector(Connector):
                 found = element.get("$URN") or element.get("commentUrn") or element.get("id")
                 return str(found) if found else None
         return None
+
+    # -- the inbox --------------------------------------------------------------------------
+
+    async def fetch_inbox(self, cursor: str | None) -> InboxPage:
+        state = InboxCursor.decode(cursor)
+        author = await self._author()
+        query = f"author={quote(author, safe='')}&q=author&count={self.inbox_post_limit}"
+        try:
+            listing = _json(await self._call("GET", f"/rest/posts?{query}&sortBy=LAST_MODIFIED"))
+        except Rejected as exc:
+            if not exc.reason.startswith(ACCESS_DENIED):
+                raise
+            raise Rejected(
+                "LinkedIn lets socialdesk read comments only on organisation pages (or for "
+                "apps granted r_member_social); connect the page to see its comments",
+                reason=f"{ACCESS_DENIED}: cannot list this author's posts",
+            ) from exc
+        found: list[InboundItem] = []
+        for post in _elements(listing):
+            urn = str(post.get("id") or "")
+            if not urn:
+                continue
+            for comment in await self._comments(urn):
+                item = self._comment_item(comment, urn, author)
+                if item is None:
+                    continue
+                found.append(item)
+                summary = comment.get("commentsSummary")
+                total = (
+                    summary.get("aggregatedTotalComments") if isinstance(summary, dict) else None
+                )
+                # Without the summary every comment's nested comments must be read.
+                if total != 0:
+                    found.extend(
+                        reply
+                        for nested in await self._comments(item.external_id)
+                        if (reply := self._comment_item(nested, urn, author)) is not None
+                    )
+        return inbox_page(found, state, limit=self.inbox_page_size)
+
+    async def _comments(self, target: str) -> list[dict[str, Any]]:
+        """Every comment on ``target`` (a post, or a comment for its nested comments)."""
+        out: list[dict[str, Any]] = []
+        start = 0
+        for _ in range(_MAX_COMMENT_PAGES):
+            body = _json(
+                await self._call(
+                    "GET",
+                    f"/rest/socialActions/{quote(target, safe='')}/comments"
+                    f"?start={start}&count={_COMMENTS_PER_PAGE}",
+                )
+            )
+            elements = _elements(body)
+            out.extend(elements)
+            paging = body.get("paging") if isinstance(body, dict) else None
+            total = _number(paging.get("total")) if isinstance(paging, dict) else None
+            start += len(elements)
+            if not elements or total is None or start >= total:
+                return out
+        logger.warning("LinkedIn: stopped reading comments of %s after %d pages", target, start)
+        return out
+
+    def _comment_item(
+        self, comment: Mapping[str, Any], post_urn: str, author: str
+    ) -> InboundItem | None:
+        urn = comment.get("$URN") or comment.get("commentUrn")
+        created = comment.get("created")
+        millis = _number(created.get("time")) if isinstance(created, dict) else None
+        if not isinstance(urn, str) or not urn or millis is None:
+            return None
+        actor = str(comment.get("actor") or "")
+        parent = comment.get("parentComment")
+        parent_urn = parent if isinstance(parent, str) and parent else None
+        message = comment.get("message")
+        text = message.get("text") if isinstance(message, dict) else None
+        extra = {"post_urn": post_urn}
+        if parent_urn:
+            extra["parent_id"] = parent_urn
+        return InboundItem(
+            external_id=urn,
+            kind=InboundKind.REPLY if parent_urn else InboundKind.COMMENT,
+            author=InboundAuthor(external_id=actor, handle=actor.rsplit(":", 1)[-1]),
+            text=str(text or ""),
+            created_at=dt.datetime.fromtimestamp(millis / 1000, dt.UTC),
+            conversation_id=post_urn,
+            url=f"{self.post_url(post_urn)}?commentUrn={quote(urn, safe='')}",
+            in_reply_to=parent_urn or post_urn,
+            our_post_id=post_urn,
+            from_us=actor == author,
+            extra=extra,
+        )
+
+    def _reply_parent(self, to: ReplyTarget) -> tuple[str, str]:
+        """The comment an answer nests under, and the post both belong to."""
+        parent = to.extra.get("parent_id") if to.kind is InboundKind.REPLY else None
+        parent = parent or to.external_id
+        match = _COMMENT_URN.fullmatch(parent)
+        if match is None:
+            raise Rejected(
+                f"{parent} is not a LinkedIn comment, so it cannot be answered here",
+                reason="not a LinkedIn comment",
+            )
+        return parent, to.extra.get("post_urn") or to.conversation_id or match.group(1)
+
+    async def reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult:
+        author = await self._author()
+        parent, post_urn = self._reply_parent(to)
+        response = await self._call(
+            "POST",
+            f"/rest/socialActions/{quote(parent, safe='')}/comments",
+            json={
+                "actor": author,
+                "object": post_urn,
+                "parentComment": parent,
+                "message": {"text": post.text},
+            },
+        )
+        body = _json(response)
+        urn = body.get("$URN") or body.get("commentUrn") if isinstance(body, dict) else None
+        if not isinstance(urn, str) or not urn:
+            comment_id = str(response.headers.get("x-restli-id") or "")
+            if not comment_id:
+                raise UncertainOutcome("LinkedIn accepted the reply but did not say its id")
+            urn = (
+                comment_id
+                if comment_id.startswith("urn:")
+                else (f"urn:li:comment:({post_urn},{comment_id})")
+            )
+        return PublishResult(
+            external_id=urn, url=f"{self.post_url(post_urn)}?commentUrn={quote(urn, safe='')}"
+        )
+
+    async def find_reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult | None:
+        author = await self._author()
+        parent, post_urn = self._reply_parent(to)
+        since = _as_utc(post.options.get("attempted_at"))
+        since = (since or _utcnow() - LOOKUP_LOOKBACK) - _CLOCK_SKEW
+        for comment in reversed(await self._comments(parent)):
+            item = self._comment_item(comment, post_urn, author)
+            if (
+                item is not None
+                and item.from_us
+                and item.created_at >= since
+                and _same_text(item.text, post.text)
+            ):
+                return PublishResult(external_id=item.external_id, url=item.url)
+        return None
+
+    async def like(self, item_id: str) -> None:
+        author = await self._author()
+        await self._call(
+            "POST",
+            f"/rest/reactions?actor={quote(author, safe='')}",
+            json={"root": item_id, "reactionType": "LIKE"},
+        )
+
+    async def delete_item(self, item_id: str) -> None:
+        match = _COMMENT_URN.fullmatch(item_id)
+        if match is None:
+            raise Rejected(f"{item_id} is not a LinkedIn comment", reason="not a LinkedIn comment")
+        author = await self._author()
+        target, comment_id = match.group(1), match.group(2)
+        try:
+            await self._call(
+                "DELETE",
+                f"/rest/socialActions/{quote(target, safe='')}/comments/"
+                f"{quote(comment_id, safe='')}?actor={quote(author, safe='')}",
+            )
+        except Rejected as exc:
+            if exc.reason != NOT_FOUND:
+                raise
+
+    async def hide(self, item_id: str, *, hidden: bool = True) -> None:
+        raise Rejected(
+            "LinkedIn has no way to hide a comment; delete it instead",
+            reason="LinkedIn comments cannot be hidden",
+        )

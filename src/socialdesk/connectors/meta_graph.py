@@ -11,31 +11,52 @@ and ``threads.py``); this module knows how any Graph host answers:
 - a small request helper that sends the token in the ``Authorization`` header (never in a
   URL, where httpx's request log would print it) and scrubs secrets from every error;
 - polling of publishing containers (Instagram and Threads publish in two steps);
-- where media comes from: Graph fetches media *by URL* (:data:`MediaUrlResolver`).
+- where media comes from: Graph fetches media *by URL* (:data:`MediaUrlResolver`);
+- the inbox: a cursor that never misses nor doubles an item (:class:`InboxCursor`,
+  :func:`inbox_page`), reading every page of an edge (:func:`get_all`), and Meta's
+  webhooks (:func:`verify_signature`, :func:`parse_webhook`) for Pages and Instagram.
 
 Sources (checked 2026-11):
 https://developers.facebook.com/docs/graph-api/guides/error-handling,
 https://developers.facebook.com/docs/graph-api/overview/rate-limiting,
-https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/error-codes
+https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/error-codes,
+https://developers.facebook.com/docs/graph-api/webhooks/getting-started (signature),
+https://developers.facebook.com/docs/graph-api/webhooks/reference/page/ (``feed``),
+https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/messages,
+https://developers.facebook.com/docs/instagram-platform/webhooks (``comments``,
+``mentions``, ``messaging``)
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 import re
 import unicodedata
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 
-from socialdesk.connectors.base import Credentials, MediaItem, OutboundPost
+from socialdesk.connectors.base import (
+    Credentials,
+    InboundAuthor,
+    InboundItem,
+    InboundKind,
+    InboxPage,
+    MediaItem,
+    OutboundPost,
+    WebhookItem,
+)
 from socialdesk.connectors.http import ErrorMapper, retry_after_seconds
 from socialdesk.errors import (
     AuthExpired,
@@ -44,6 +65,7 @@ from socialdesk.errors import (
     Rejected,
     TransientError,
     UncertainOutcome,
+    ValidationError,
 )
 
 logger = logging.getLogger(__name__)
@@ -70,6 +92,11 @@ _MEDIA_NOT_READY_SUBCODE = 2207027
 #: Content Publishing API" (code 9); the window is a rolling 24 hours.
 _PUBLISHING_LIMIT_SUBCODE = 2207042
 _PUBLISHING_LIMIT_RETRY = 3600.0
+#: Messenger / Instagram messaging: code 10 with these subcodes is "This message is sent
+#: outside of allowed window" (a person can be answered within 24 hours of their last
+#: message), not a missing permission: reconnecting would not help
+#: (developers.facebook.com/docs/messenger-platform/reference/send-api/error-codes).
+_MESSAGING_WINDOW_SUBCODES = frozenset({2018278, 2018065})
 
 
 class MediaNotReady(TransientError):
@@ -197,6 +224,12 @@ class MetaGraphErrorMapper(ErrorMapper):
         if code in _AUTH_CODES:
             return AuthExpired(
                 f"{where} no longer accepts this channel's access ({detail}); reconnect it"
+            )
+        if code == 10 and error.subcode in _MESSAGING_WINDOW_SUBCODES:
+            return Rejected(
+                f"{where} lets a Page or account answer a message only within 24 hours of the "
+                f"person's last message ({detail})",
+                reason="outside the messaging window",
             )
         if code in _PERMISSION_CODES:
             return AuthExpired(
@@ -569,13 +602,486 @@ def needs_refresh(
     return expires - (now or dt.datetime.now(dt.UTC)) <= before
 
 
+# --- the inbox --------------------------------------------------------------------------
+
+#: Each sync reads again this far before the newest item it returned: an API may list an
+#: item a little after the time it carries (Graph is eventually consistent), and the ids
+#: remembered for this window keep the re-read from returning an item twice.
+INBOX_OVERLAP = dt.timedelta(minutes=10)
+#: The most items one ``fetch_inbox`` answers; ``InboxPage.more`` says when others wait.
+INBOX_PAGE_SIZE = 100
+#: How many pages of one edge a sync reads at most.
+MAX_EDGE_PAGES = 20
+_CURSOR_PREFIX = "i1."
+_OVERLAP_MS = int(INBOX_OVERLAP.total_seconds() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxCursor:
+    """Where a channel's inbox sync stopped: the newest item's time and the ids seen near it.
+
+    The inbox stores :meth:`encode` and passes it back; nothing else reads it. Times are
+    epoch milliseconds, so LinkedIn's times fit as well as Graph's seconds.
+    """
+
+    #: Creation time (ms) of the newest item returned so far; None before the first one.
+    newest: int | None = None
+    #: Ids returned with a time within :data:`INBOX_OVERLAP` of ``newest``, and their times.
+    seen: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def read_from(self) -> dt.datetime | None:
+        """The earliest creation time a sync must read again (None: read everything)."""
+        if self.newest is None:
+            return None
+        return from_ms(self.newest - _OVERLAP_MS)
+
+    def encode(self) -> str:
+        body = {"n": self.newest, "s": dict(sorted(self.seen.items()))}
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str | None) -> InboxCursor:
+        if not value:
+            return cls()
+        if not value.startswith(_CURSOR_PREFIX):
+            raise ValidationError("this inbox cursor was not written by socialdesk", field="cursor")
+        text = value[len(_CURSOR_PREFIX) :]
+        try:
+            body: Any = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        except (binascii.Error, ValueError) as exc:
+            raise ValidationError("the inbox cursor is damaged", field="cursor") from exc
+        newest = body.get("n") if isinstance(body, dict) else None
+        seen = body.get("s") if isinstance(body, dict) else None
+        if (
+            (newest is not None and not _is_int(newest))
+            or not isinstance(seen, dict)
+            or not all(isinstance(k, str) and _is_int(v) for k, v in seen.items())
+        ):
+            raise ValidationError("the inbox cursor is damaged", field="cursor")
+        return cls(newest=newest, seen=dict(seen))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def to_ms(when: dt.datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
+def inbox_page(
+    found: Iterable[InboundItem], cursor: InboxCursor, *, limit: int = INBOX_PAGE_SIZE
+) -> InboxPage:
+    """What of ``found`` the cursor has not returned yet, oldest first, and the cursor after.
+
+    ``found`` is everything a sync read since ``cursor.read_from`` (duplicates allowed).
+    An item is returned once: later syncs skip it by time, or by id inside the overlap.
+    """
+    read_from = cursor.read_from
+    fresh: dict[str, InboundItem] = {}
+    for item in found:
+        if item.external_id in cursor.seen or item.external_id in fresh:
+            continue
+        if read_from is not None and item.created_at < read_from:
+            continue
+        fresh[item.external_id] = item
+    ordered = sorted(fresh.values(), key=lambda i: (i.created_at, i.external_id))
+    chosen = ordered[:limit]
+    if not chosen:
+        return InboxPage(items=(), cursor=None, more=False)
+    newest = max(cursor.newest or 0, to_ms(chosen[-1].created_at))
+    floor = newest - _OVERLAP_MS
+    seen = {key: when for key, when in cursor.seen.items() if when >= floor}
+    for item in chosen:
+        if to_ms(item.created_at) >= floor:
+            seen[item.external_id] = to_ms(item.created_at)
+    return InboxPage(
+        items=tuple(chosen),
+        cursor=InboxCursor(newest=newest, seen=seen).encode(),
+        more=len(ordered) > limit,
+    )
+
+
+def next_cursor(body: Mapping[str, Any]) -> str | None:
+    """The ``after`` cursor of a Graph list, when there is a next page."""
+    paging = body.get("paging")
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    return str(after) if after else None
+
+
+async def get_all(
+    client: GraphClient,
+    path: str,
+    params: Mapping[str, Any],
+    *,
+    max_pages: int = MAX_EDGE_PAGES,
+) -> list[dict[str, Any]]:
+    """Every object of a Graph edge, following ``paging.cursors.after``."""
+    items: list[dict[str, Any]] = []
+    query = dict(params)
+    for _ in range(max_pages):
+        body = await client.get(path, query)
+        data = body.get("data")
+        if isinstance(data, list):
+            items.extend(d for d in data if isinstance(d, dict))
+        after = next_cursor(body)
+        if after is None:
+            return items
+        query = {**query, "after": after}
+    logger.warning(
+        "%s: stopped reading %s after %d pages", client.errors.network_name, path, max_pages
+    )
+    return items
+
+
+def graph_author(sender: Any, *, handle_field: str = "name") -> InboundAuthor:
+    """An item's author from a Graph ``from`` object (absent without the permission)."""
+    if not isinstance(sender, Mapping):
+        return InboundAuthor(external_id="", handle="")
+    name = str(sender.get(handle_field) or sender.get("name") or "")
+    picture = sender.get("picture")
+    if isinstance(picture, Mapping) and isinstance(picture.get("data"), Mapping):
+        picture = picture["data"].get("url")
+    return InboundAuthor(
+        external_id=str(sender.get("id") or ""),
+        handle=name,
+        display_name=str(sender.get("name") or ""),
+        avatar_url=picture if isinstance(picture, str) else None,
+    )
+
+
+def parent_of(target_kind: InboundKind, external_id: str, extra: Mapping[str, str]) -> str:
+    """Where an answer to an item goes on a network that nests comments one level deep.
+
+    Facebook and Instagram attach a reply to a reply to the top-level comment (the way
+    their apps do), so a reply targets the parent of a ``REPLY``.
+    """
+    if target_kind is InboundKind.REPLY and extra.get("parent_id"):
+        return extra["parent_id"]
+    return external_id
+
+
+# --- direct messages (Messenger, Instagram) ----------------------------------------------
+
+
+async def send_message(
+    client: GraphClient,
+    sender: str,
+    recipient_id: str,
+    text: str,
+    *,
+    messaging_type: str | None = "RESPONSE",
+) -> str:
+    """Send API: ``POST /{page-id|ig-user-id}/messages``; the new message's ``mid``."""
+    body = await client.post(
+        f"{sender}/messages",
+        {
+            "recipient": {"id": recipient_id},
+            "messaging_type": messaging_type,
+            "message": {"text": text},
+        },
+    )
+    mid = body.get("message_id")
+    if not isinstance(mid, str) or not mid:
+        raise UncertainOutcome(
+            f"{client.errors.network_name} accepted the message but did not say its id"
+        )
+    return mid
+
+
+async def find_sent_message(
+    client: GraphClient,
+    owner: str,
+    *,
+    platform: str,
+    recipient_id: str,
+    own_id: str,
+    text: str,
+    since: dt.datetime,
+) -> str | None:
+    """Our newest message with ``text`` to ``recipient_id`` since ``since`` (Conversations API).
+
+    ``GET /{owner}/conversations?platform=...&user_id=...`` lists the one conversation with
+    that person, with its latest messages nested.
+    """
+    body = await client.get(
+        f"{owner}/conversations",
+        {
+            "platform": platform,
+            "user_id": recipient_id,
+            "fields": "id,messages.limit(50){id,message,from,created_time}",
+        },
+    )
+    ours: list[Mapping[str, Any]] = []
+    for conversation in body.get("data") or []:
+        messages = conversation.get("messages") if isinstance(conversation, dict) else None
+        listed = messages.get("data") if isinstance(messages, dict) else None
+        for message in listed if isinstance(listed, list) else []:
+            sender = message.get("from") if isinstance(message, dict) else None
+            if isinstance(sender, dict) and str(sender.get("id")) == own_id:
+                ours.append(message)
+    found = newest_match(
+        ours, text=text, text_field="message", time_field="created_time", since=since
+    )
+    return str(found["id"]) if found is not None else None
+
+
+# --- webhooks (Facebook Pages and Instagram) ----------------------------------------------
+
+#: The header that carries the body's signature: ``sha256=`` and the hex HMAC-SHA256 of
+#: the raw body keyed with the app secret.
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+_SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
+
+
+def verify_signature(app_secret: str, raw_body: bytes, header: str | None) -> bool:
+    """Whether ``header`` (``X-Hub-Signature-256``) signs ``raw_body`` with ``app_secret``."""
+    if not app_secret or not header:
+        return False
+    match = _SIGNATURE.fullmatch(header.strip())
+    if match is None:
+        return False
+    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).digest()
+    return hmac.compare_digest(expected, bytes.fromhex(match.group(1)))
+
+
+WebhookChange = Callable[[Mapping[str, Any], str, dt.datetime, str], InboundItem | None]
+
+
+def parse_webhook(payload: Mapping[str, Any]) -> list[WebhookItem]:
+    """The inbox items in a Meta webhook body (``object`` ``page`` or ``instagram``).
+
+    Each item's ``account_id`` is the entry's ``id``: the Page id or the Instagram account
+    id, which is the external id the channel stores. Items carry ``extra["verb"]``
+    (``add``, ``edited``, ``remove``, ``hide``...) for comment changes; an Instagram
+    ``mentions`` change carries ids only (``extra["media_id"]``, ``extra["comment_id"]``)
+    and empty text and author, to be read with the channel's token. Objects, fields and
+    events that are not inbox items are skipped; a body that is not shaped like a Meta
+    webhook raises ``ValidationError``.
+    """
+    if not isinstance(payload, Mapping):
+        raise ValidationError("a Meta webhook body must be a JSON object")
+    kind = payload.get("object")
+    if not isinstance(kind, str) or not kind:
+        raise ValidationError('a Meta webhook body must name its "object"', field="object")
+    changes = _WEBHOOK_CHANGES.get(kind)
+    if changes is None:
+        return []
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        raise ValidationError('a Meta webhook body must have an "entry" list', field="entry")
+    out: list[WebhookItem] = []
+    for index, entry in enumerate(entries):
+        where = f"entry[{index}]"
+        if not isinstance(entry, Mapping):
+            raise ValidationError(f"{where} must be an object", field=where)
+        account_id = _required_id(entry.get("id"), f"{where}.id")
+        when = _webhook_time(entry.get("time")) or dt.datetime.now(dt.UTC)
+        for number, change in enumerate(_list_of(entry, "changes", where)):
+            here = f"{where}.changes[{number}]"
+            if not isinstance(change, Mapping):
+                raise ValidationError(f"{here} must be an object", field=here)
+            parse = changes.get(str(change.get("field")))
+            if parse is None:
+                continue
+            value = change.get("value")
+            if not isinstance(value, Mapping):
+                raise ValidationError(f"{here}.value must be an object", field=here)
+            item = parse(value, account_id, when, here)
+            if item is not None:
+                out.append(WebhookItem(account_id=account_id, item=item))
+        for number, event in enumerate(_list_of(entry, "messaging", where)):
+            item = _message_item(event, account_id, when, f"{where}.messaging[{number}]")
+            if item is not None:
+                out.append(WebhookItem(account_id=account_id, item=item))
+    return out
+
+
+def _list_of(entry: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = entry.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValidationError(f"{where}.{key} must be a list", field=f"{where}.{key}")
+    return value
+
+
+def _required_id(value: Any, where: str) -> str:
+    text = _optional_id(value)
+    if text is None:
+        raise ValidationError(f"{where} must be an id", field=where)
+    return text
+
+
+def _optional_id(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        return None
+    return str(value)
+
+
+def _webhook_time(value: Any) -> dt.datetime | None:
+    """Webhook times are epoch seconds (``changes``) or milliseconds (``messaging``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 100_000_000_000 else value
+        try:
+            return dt.datetime.fromtimestamp(seconds, dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return parse_graph_time(value)
+
+
+def _page_feed(
+    value: Mapping[str, Any], account_id: str, when: dt.datetime, where: str
+) -> InboundItem | None:
+    """``feed`` changes: only ``item: comment`` is an inbox item (posts, reactions are not)."""
+    if value.get("item") != "comment":
+        return None
+    comment_id = _required_id(value.get("comment_id"), f"{where}.value.comment_id")
+    post_id = _required_id(value.get("post_id"), f"{where}.value.post_id")
+    parent_id = _optional_id(value.get("parent_id")) or post_id
+    author = graph_author(value.get("from"))
+    extra = {"verb": str(value.get("verb") or "add"), "post_id": post_id}
+    kind = InboundKind.COMMENT
+    if parent_id != post_id:
+        kind = InboundKind.REPLY
+        extra["parent_id"] = parent_id
+    return InboundItem(
+        external_id=comment_id,
+        kind=kind,
+        author=author,
+        text=str(value.get("message") or ""),
+        created_at=_webhook_time(value.get("created_time")) or when,
+        conversation_id=post_id,
+        in_reply_to=parent_id,
+        our_post_id=post_id,
+        from_us=bool(author.external_id) and author.external_id == account_id,
+        extra=extra,
+    )
+
+
+def _instagram_comment(
+    value: Mapping[str, Any], account_id: str, when: dt.datetime, where: str
+) -> InboundItem | None:
+    comment_id = _required_id(value.get("id"), f"{where}.value.id")
+    media = value.get("media")
+    if not isinstance(media, Mapping):
+        raise ValidationError(f"{where}.value.media must be an object", field=where)
+    media_id = _required_id(media.get("id"), f"{where}.value.media.id")
+    parent_id = _optional_id(value.get("parent_id"))
+    author = graph_author(value.get("from"), handle_field="username")
+    extra = {"verb": "add", "media_id": media_id}
+    if isinstance(media.get("media_product_type"), str):
+        extra["media_product_type"] = media["media_product_type"]
+    if parent_id:
+        extra["parent_id"] = parent_id
+    return InboundItem(
+        external_id=comment_id,
+        kind=InboundKind.REPLY if parent_id else InboundKind.COMMENT,
+        author=author,
+        text=str(value.get("text") or ""),
+        created_at=when,
+        conversation_id=media_id,
+        url=None,
+        in_reply_to=parent_id or media_id,
+        our_post_id=media_id,
+        from_us=bool(author.external_id) and author.external_id == account_id,
+        extra=extra,
+    )
+
+
+def _instagram_mention(
+    value: Mapping[str, Any], account_id: str, when: dt.datetime, where: str
+) -> InboundItem | None:
+    """A caption or comment elsewhere names the account; the body has only the ids."""
+    media_id = _required_id(value.get("media_id"), f"{where}.value.media_id")
+    comment_id = _optional_id(value.get("comment_id"))
+    extra = {"media_id": media_id}
+    if comment_id:
+        extra["comment_id"] = comment_id
+    return InboundItem(
+        external_id=comment_id or media_id,
+        kind=InboundKind.MENTION,
+        author=InboundAuthor(external_id="", handle=""),
+        text="",
+        created_at=when,
+        conversation_id=media_id,
+        in_reply_to=media_id if comment_id else None,
+        extra=extra,
+    )
+
+
+def _message_item(event: Any, account_id: str, when: dt.datetime, where: str) -> InboundItem | None:
+    """A Messenger / Instagram ``messaging`` event; deliveries, reads, reactions are skipped."""
+    if not isinstance(event, Mapping):
+        raise ValidationError(f"{where} must be an object", field=where)
+    message = event.get("message")
+    if message is None:
+        return None
+    if not isinstance(message, Mapping):
+        raise ValidationError(f"{where}.message must be an object", field=where)
+    mid = _required_id(message.get("mid"), f"{where}.message.mid")
+    sender = event.get("sender")
+    recipient = event.get("recipient")
+    sender_id = _required_id(
+        sender.get("id") if isinstance(sender, Mapping) else None, f"{where}.sender.id"
+    )
+    recipient_id = _required_id(
+        recipient.get("id") if isinstance(recipient, Mapping) else None, f"{where}.recipient.id"
+    )
+    from_us = bool(message.get("is_echo")) or sender_id == account_id
+    extra = {"sender_id": sender_id, "recipient_id": recipient_id}
+    attachments = message.get("attachments")
+    if isinstance(attachments, list) and attachments:
+        extra["attachments"] = ",".join(
+            str(a.get("type") or "file") for a in attachments if isinstance(a, Mapping)
+        )
+    if message.get("is_deleted"):
+        extra["deleted"] = "true"
+    reply_to = message.get("reply_to")
+    return InboundItem(
+        external_id=mid,
+        kind=InboundKind.MESSAGE,
+        author=InboundAuthor(external_id=sender_id, handle=sender_id),
+        text=str(message.get("text") or ""),
+        created_at=_webhook_time(event.get("timestamp")) or when,
+        # The conversation is the person's scoped id (PSID / IGSID): stable per account.
+        conversation_id=recipient_id if from_us else sender_id,
+        in_reply_to=(_optional_id(reply_to.get("mid")) if isinstance(reply_to, Mapping) else None),
+        from_us=from_us,
+        extra=extra,
+    )
+
+
+#: Which ``changes`` fields of which webhook objects are inbox items; ``messaging``
+#: events are read for every object listed here.
+_WEBHOOK_CHANGES: Mapping[str, Mapping[str, WebhookChange]] = {
+    "page": {"feed": _page_feed},
+    "instagram": {"comments": _instagram_comment, "mentions": _instagram_mention},
+}
+
+
 __all__ = [
     "DEFAULT_LOOKBACK",
     "GRAPH_API_VERSION",
+    "INBOX_OVERLAP",
+    "INBOX_PAGE_SIZE",
     "LOOKUP_SKEW",
+    "SIGNATURE_HEADER",
     "DuplicatePost",
     "GraphClient",
     "GraphError",
+    "InboxCursor",
     "MediaNotReady",
     "MediaUrlResolver",
     "MetaApp",
@@ -585,15 +1091,26 @@ __all__ = [
     "after_first_write",
     "attempted_since",
     "expires_at",
+    "find_sent_message",
+    "from_ms",
+    "get_all",
+    "graph_author",
     "id_of",
+    "inbox_page",
     "needs_refresh",
     "newest_match",
+    "next_cursor",
     "origin_of",
+    "parent_of",
     "parse_graph_time",
+    "parse_webhook",
     "poll_container",
     "public_media_urls",
     "renewed",
     "same_text",
     "scrub",
+    "send_message",
+    "to_ms",
     "usage_retry_after",
+    "verify_signature",
 ]

@@ -15,8 +15,21 @@ so a retry never repeats the root.
 Tokens: a short-lived token (1 hour) from the authorization code, exchanged for a
 long-lived one (60 days) that is refreshed with ``th_refresh_token`` while still valid.
 
+The inbox: replies at every depth under the account's recent posts are read from
+``GET /{media-id}/conversation`` (``reverse=false``, oldest first) for each of the
+:attr:`ThreadsConnector.inbox_post_limit` newest posts; mentions from
+``GET /{threads-user-id}/mentions`` when the channel was authorised with
+``threads_manage_mentions`` (``Credentials.extra["threads_mentions"] == "true"``; without
+advanced access Meta returns only mentions by the app's testers; source:
+https://developers.facebook.com/docs/threads/threads-mentions, checked 2026-11). The cursor
+(:class:`~socialdesk.connectors.meta_graph.InboxCursor`) keeps syncs from missing or doubling
+a reply. A reply is published like a post (container with ``reply_to_id``, then
+``threads_publish``) and looked up among the target's replies after an uncertain attempt.
+Replies can be hidden (``POST /{reply-id}/manage_reply``); the API cannot like them, nor
+delete someone else's reply, so those raise ``Rejected``.
+
 ``Credentials.extra``: ``threads_user_id`` (learned by ``verify()`` if missing),
-``base_url`` (optional, tests).
+``threads_mentions`` (``"true"`` to read mentions), ``base_url`` (optional, tests).
 """
 
 from __future__ import annotations
@@ -35,17 +48,24 @@ from socialdesk.connectors.base import (
     Connector,
     Credentials,
     Idempotency,
+    InboundAuthor,
+    InboundItem,
+    InboundKind,
+    InboxPage,
     MediaItem,
     MediaRules,
     Network,
     OutboundPost,
     PublishResult,
     RateLimit,
+    ReplyTarget,
     TextCounting,
     TextRules,
 )
 from socialdesk.connectors.meta_graph import (
+    INBOX_PAGE_SIZE,
     GraphClient,
+    InboxCursor,
     MediaNotReady,
     MediaUrlResolver,
     MetaApp,
@@ -54,10 +74,13 @@ from socialdesk.connectors.meta_graph import (
     after_first_write,
     attempted_since,
     expires_at,
+    get_all,
     id_of,
+    inbox_page,
     needs_refresh,
     newest_match,
     origin_of,
+    parse_graph_time,
     poll_container,
     public_media_urls,
     renewed,
@@ -122,6 +145,16 @@ class ThreadsConnector(Connector):
     refresh_before: ClassVar[dt.timedelta] = dt.timedelta(days=7)
     lookup_limit: ClassVar[int] = 25
     errors: ClassVar[MetaGraphErrorMapper] = MetaGraphErrorMapper("Threads")
+    inbox_kinds: ClassVar[frozenset[InboundKind]] = frozenset(
+        {InboundKind.REPLY, InboundKind.MENTION}
+    )
+    inbox_actions: ClassVar[frozenset[str]] = frozenset({"reply", "hide"})
+    #: How many of the account's newest posts an inbox sync reads the conversation of.
+    inbox_post_limit: ClassVar[int] = 25
+    inbox_page_size: ClassVar[int] = INBOX_PAGE_SIZE
+    reply_fields: ClassVar[str] = (
+        "id,text,username,permalink,timestamp,replied_to,root_post,is_reply_owned_by_me,hide_status"
+    )
 
     def __init__(
         self,
@@ -139,6 +172,8 @@ class ThreadsConnector(Connector):
         self.media_urls = media_urls
         self.poll_interval = poll_interval
         self.poll_give_up = poll_give_up
+        self.read_mentions = credentials.extra.get("threads_mentions") == "true"
+        self._username: str | None = None
         self.graph = GraphClient(
             http=http,
             base_url=self.base_url,
@@ -335,6 +370,128 @@ class ThreadsConnector(Connector):
         if body.get("success") is not True:
             raise Rejected(f"Threads did not confirm deleting {external_id}")
 
+    # --- the inbox ----------------------------------------------------------------------
+
+    async def fetch_inbox(self, cursor: str | None) -> InboxPage:
+        state = InboxCursor.decode(cursor)
+        username = await self._own_username()
+        roots = await self.graph.get(
+            f"{self.user_id}/threads", {"fields": "id,timestamp", "limit": self.inbox_post_limit}
+        )
+        found: list[InboundItem] = []
+        for root in roots.get("data") or []:
+            if not isinstance(root, dict) or not root.get("id"):
+                continue
+            root_id = str(root["id"])
+            replies = await get_all(
+                self.graph,
+                f"{root_id}/conversation",
+                {"fields": self.reply_fields, "reverse": False, "limit": 100},
+            )
+            found.extend(
+                item
+                for reply in replies
+                if (item := self._item(reply, username, InboundKind.REPLY, root_id)) is not None
+            )
+        if self.read_mentions:
+            read_from = state.read_from
+            mentions = await get_all(
+                self.graph,
+                f"{self.user_id}/mentions",
+                {
+                    "fields": "id,text,username,permalink,timestamp,root_post,replied_to",
+                    "since": int(read_from.timestamp()) if read_from else None,
+                    "limit": 100,
+                },
+            )
+            found.extend(
+                item
+                for mention in mentions
+                if (item := self._item(mention, username, InboundKind.MENTION, None)) is not None
+            )
+        return inbox_page(found, state, limit=self.inbox_page_size)
+
+    def _item(
+        self, body: Mapping[str, Any], username: str, kind: InboundKind, root_id: str | None
+    ) -> InboundItem | None:
+        created = parse_graph_time(body.get("timestamp"))
+        if not body.get("id") or created is None:
+            return None
+        handle = str(body.get("username") or "")
+        root = _id_in(body.get("root_post")) or root_id
+        parent = _id_in(body.get("replied_to"))
+        extra = {"root_id": root} if root else {}
+        if isinstance(body.get("hide_status"), str):
+            extra["hide_status"] = body["hide_status"]
+        link = body.get("permalink")
+        return InboundItem(
+            external_id=str(body["id"]),
+            kind=kind,
+            author=InboundAuthor(external_id=handle, handle=handle),
+            text=str(body.get("text") or ""),
+            created_at=created,
+            conversation_id=root or str(body["id"]),
+            url=link if isinstance(link, str) and link else None,
+            in_reply_to=parent or root_id,
+            our_post_id=root_id,
+            from_us=body.get("is_reply_owned_by_me") is True
+            or (bool(handle) and handle == username),
+            extra=extra,
+        )
+
+    async def _own_username(self) -> str:
+        if self._username is None:
+            body = await self.graph.get("me", {"fields": "username"})
+            self._username = str(body.get("username") or "")
+        return self._username
+
+    async def reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult:
+        reply_id = await self._publish_one(post.text, reply_to=[to.external_id])
+        return PublishResult(external_id=reply_id, url=await self._permalink(reply_id))
+
+    async def find_reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult | None:
+        username = await self._own_username()
+        replies = await get_all(
+            self.graph,
+            f"{to.external_id}/replies",
+            {"fields": "id,text,username,timestamp,permalink,is_reply_owned_by_me"},
+        )
+        ours = [
+            r
+            for r in replies
+            if r.get("is_reply_owned_by_me") is True or r.get("username") == username
+        ]
+        found = newest_match(
+            ours,
+            text=post.text,
+            text_field="text",
+            time_field="timestamp",
+            since=attempted_since(post),
+        )
+        if found is None:
+            return None
+        link = found.get("permalink")
+        return PublishResult(
+            external_id=str(found["id"]), url=link if isinstance(link, str) else None
+        )
+
+    async def hide(self, item_id: str, *, hidden: bool = True) -> None:
+        body = await self.graph.post(f"{item_id}/manage_reply", {"hide": hidden})
+        if body.get("success") is not True:
+            raise Rejected(f"Threads did not confirm hiding reply {item_id}")
+
+    async def like(self, item_id: str) -> None:
+        raise Rejected(
+            "the Threads API cannot like replies; like it in the Threads app",
+            reason="Threads replies cannot be liked through its API",
+        )
+
+    async def delete_item(self, item_id: str) -> None:
+        raise Rejected(
+            "the Threads API deletes only the account's own posts; hide this reply instead",
+            reason="Threads replies by others cannot be deleted through its API",
+        )
+
     # --- OAuth --------------------------------------------------------------------------
 
     @classmethod
@@ -456,6 +613,13 @@ def _item_params(item: MediaItem, kind: str, url: str, *, carousel: bool) -> dic
     if carousel:
         params["is_carousel_item"] = True
     return params
+
+
+def _id_in(value: Any) -> str | None:
+    """The ``id`` of a nested object such as ``root_post`` or ``replied_to``."""
+    if isinstance(value, dict) and value.get("id"):
+        return str(value["id"])
+    return None
 
 
 __all__ = ["ThreadsConnector"]
