@@ -11,8 +11,12 @@ runs talk to this fake. It models what publishing depends on:
   ``GET /api/v1/media/:id`` answers 206 while "processing" and 200 after;
 - statuses: create with real ``Idempotency-Key`` semantics (per account, one hour),
   length checked as ``StatusLengthValidator`` counts (graphemes, URLs 23, ``@user@domain``
-  as ``@user``, spoiler included) → 422, polls, replies, delete, the account's statuses
-  with ``Link`` pagination;
+  as ``@user``, spoiler included) → 422, polls, replies, quotes (``quoted_status_id``,
+  Mastodon 4.5), delete, the account's statuses with ``Link`` pagination, ``context``;
+- the inbox: ``GET /api/v1/notifications`` (mention, quote, favourite... with ``types[]``,
+  ``min_id`` / ``since_id`` / ``max_id`` and ``Link``), ``GET /api/v1/conversations``
+  (direct threads), ``POST /api/v1/statuses/:id/favourite``; mentions notify as
+  ProcessMentionsService does (a direct message is a mention with visibility ``direct``);
 - rate limits as Mastodon sets them: 300 API calls per 5 minutes per account, 30 media
   uploads per 30 minutes, 30 deletes per 30 minutes, 300 statuses per 3 hours, with
   ``X-RateLimit-*`` headers and 429;
@@ -215,6 +219,22 @@ class Status:
     mentions: list[dict[str, str]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     deleted: bool = False
+    #: The status this one quotes (Mastodon 4.5 quote posts), accepted at once.
+    quoted_status_id: str | None = None
+    #: Accounts that favourited it.
+    favourited_by: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Notification:
+    """One row of ``GET /api/v1/notifications`` for ``account_id`` (the recipient)."""
+
+    id: str
+    account_id: str
+    type: str  # mention | quote | favourite | reblog | status | follow ...
+    from_account_id: str
+    status_id: str | None
+    created_at: float
 
 
 @dataclass
@@ -313,6 +333,7 @@ class MastodonFake:
         self.codes: dict[str, AuthCode] = {}
         self.media: dict[str, Media] = {}
         self.statuses: dict[str, Status] = {}
+        self.notifications: dict[str, Notification] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self.counters: dict[tuple[str, str, int], int] = {}
         self.faults: list[Fault] = []
@@ -370,6 +391,104 @@ class MastodonFake:
     def count_statuses(self, account_id: str) -> int:
         return len(self.statuses_of(account_id))
 
+    def post_as(
+        self,
+        username: str,
+        text: str,
+        *,
+        in_reply_to_id: str | None = None,
+        visibility: str = "public",
+        quoted_status_id: str | None = None,
+        spoiler_text: str = "",
+    ) -> Status:
+        """A status by another local account, as if it had posted it (notifications too)."""
+        account = self.account_named(username)
+        if account is None:
+            account, _ = self.create_account(username)
+        parent = self.statuses.get(in_reply_to_id) if in_reply_to_id else None
+        if in_reply_to_id and (parent is None or parent.deleted):
+            raise KeyError(f"no status {in_reply_to_id}")
+        if quoted_status_id and quoted_status_id not in self.statuses:
+            raise KeyError(f"no status {quoted_status_id}")
+        if visibility not in VISIBILITIES:
+            raise ValueError(f"not a visibility: {visibility}")
+        content, mentions, tags = self.render(text)
+        status = Status(
+            id=self._new_id(),
+            account_id=account.id,
+            text=text,
+            content=content,
+            created_at=self.now(),
+            visibility=visibility,
+            sensitive=bool(spoiler_text),
+            spoiler_text=spoiler_text,
+            language="en",
+            in_reply_to_id=parent.id if parent else None,
+            in_reply_to_account_id=parent.account_id if parent else None,
+            media_ids=[],
+            poll=None,
+            application=None,
+            idempotency_key=None,
+            mentions=mentions,
+            tags=tags,
+            quoted_status_id=quoted_status_id,
+        )
+        self.statuses[status.id] = status
+        self._notify(status)
+        return status
+
+    def notify(
+        self, recipient: str, kind: str, *, from_username: str, status_id: str | None = None
+    ) -> Notification:
+        """A notification of any type (``favourite``, ``reblog``, ``follow``...) for a test."""
+        account = self.account_named(recipient)
+        sender = self.account_named(from_username)
+        if account is None or sender is None:
+            raise KeyError("unknown account")
+        return self._add_notification(account.id, kind, sender.id, status_id)
+
+    def _add_notification(
+        self, account_id: str, kind: str, from_account_id: str, status_id: str | None
+    ) -> Notification:
+        notification = Notification(
+            id=self._new_id(),
+            account_id=account_id,
+            type=kind,
+            from_account_id=from_account_id,
+            status_id=status_id,
+            created_at=self.now(),
+        )
+        self.notifications[notification.id] = notification
+        return notification
+
+    def _notify(self, status: Status) -> None:
+        """What Mastodon's ProcessMentionsService and quote handling notify.
+
+        Every local account mentioned gets a ``mention`` (a direct message is a mention with
+        visibility ``direct``); the author of a quoted status gets a ``quote``. A reply
+        notifies the parent's author only through the mention clients put in its text.
+        """
+        notified: set[str] = set()
+        for mention in status.mentions:
+            target = self.accounts.get(mention["id"])
+            if target is None or target.id == status.account_id or target.id in notified:
+                continue
+            notified.add(target.id)
+            self._add_notification(target.id, "mention", status.account_id, status.id)
+        quoted = self.statuses.get(status.quoted_status_id or "")
+        if quoted is not None and quoted.account_id != status.account_id:
+            self._add_notification(quoted.account_id, "quote", status.account_id, status.id)
+
+    def visible_to(self, status: Status, account_id: str | None) -> bool:
+        """Whether ``account_id`` (None: anonymous) may see ``status``."""
+        if status.deleted:
+            return False
+        if status.visibility in ("public", "unlisted") or status.account_id == account_id:
+            return True
+        mentioned = any(m["id"] == account_id for m in status.mentions)
+        # followers-only: the fake has no follows, so only mentioned accounts see it
+        return account_id is not None and mentioned
+
     def inject(self, kind: str, **options: Any) -> Fault:
         fault = Fault(kind=kind, **options)
         self.faults.append(fault)
@@ -379,6 +498,7 @@ class MastodonFake:
         """Forget statuses, media, keys, counters and faults (accounts and apps stay)."""
         self.media.clear()
         self.statuses.clear()
+        self.notifications.clear()
         self.idempotency.clear()
         self.counters.clear()
         self.faults.clear()
@@ -583,7 +703,9 @@ class MastodonFake:
             "blurhash": "UFBWY:8_0Jxv4mx]t8t64.%M-:IUWGWAt6M}",
         }
 
-    def status_json(self, status: Status, *, source: bool = False) -> dict[str, Any]:
+    def status_json(
+        self, status: Status, *, source: bool = False, viewer: str | None = None
+    ) -> dict[str, Any]:
         account = self.accounts[status.account_id]
         replies = sum(
             1 for s in self.statuses.values() if s.in_reply_to_id == status.id and not s.deleted
@@ -621,6 +743,16 @@ class MastodonFake:
             "card": None,
             "poll": status.poll,
         }
+        data["favourites_count"] = len(status.favourited_by)
+        if viewer is not None:
+            data["favourited"] = viewer in status.favourited_by
+        quoted = self.statuses.get(status.quoted_status_id or "")
+        if quoted is not None:
+            # Mastodon 4.5: a Quote entity; a quoted status that is gone is "deleted".
+            data["quote"] = {
+                "state": "accepted" if not quoted.deleted else "deleted",
+                "quoted_status": None if quoted.deleted else self.status_json(quoted),
+            }
         if source:  # the delete answer: the source text instead of the HTML (for redrafts)
             del data["content"]
             data["text"] = status.text
@@ -742,6 +874,11 @@ class MastodonFake:
             Route("/api/v1/statuses/{id}", self.delete_status, methods=["DELETE"]),
             Route("/api/v2/media", self.upload_media, methods=["POST"]),
             Route("/api/v1/media/{id}", self.get_media, methods=["GET"]),
+            Route("/api/v1/statuses/{id}/context", self.status_context, methods=["GET"]),
+            Route("/api/v1/statuses/{id}/favourite", self.favourite, methods=["POST"]),
+            Route("/api/v1/statuses/{id}/unfavourite", self.unfavourite, methods=["POST"]),
+            Route("/api/v1/notifications", self.list_notifications, methods=["GET"]),
+            Route("/api/v1/conversations", self.list_conversations, methods=["GET"]),
         ]
 
     async def create_app(self, request: Request) -> Response:
@@ -1011,7 +1148,167 @@ class MastodonFake:
         if status is None or status.deleted or status.account_id != account.id:
             return _error(404, NOT_FOUND)
         status.deleted = True
+        # RemoveStatusService: the notifications about it go too
+        for notification in list(self.notifications.values()):
+            if notification.status_id == status.id:
+                del self.notifications[notification.id]
         return JSONResponse(self.status_json(status, source=True))
+
+    # -- the inbox: notifications, conversations, context, favourites ----------------------
+
+    async def list_notifications(self, request: Request) -> Response:
+        """``GET /api/v1/notifications``: newest first, ``types[]`` / ``exclude_types[]``,
+        ``max_id`` / ``since_id`` / ``min_id``, ``limit`` (default 40, at most 80), Link."""
+        user = self._user(request, "read:notifications")
+        if isinstance(user, Response):
+            return user
+        account, _ = user
+        query = request.query_params
+        types = set(query.getlist("types[]") or query.getlist("types"))
+        excluded = set(query.getlist("exclude_types[]") or query.getlist("exclude_types"))
+        found = [
+            n
+            for n in self.notifications.values()
+            if n.account_id == account.id
+            and (not types or n.type in types)
+            and n.type not in excluded
+            and (n.status_id is None or self.visible_to(self.statuses[n.status_id], account.id))
+        ]
+        page, limit = _id_page(found, query, key=lambda n: int(n.id), default=40, most=80)
+        kept = [("types[]", t) for t in sorted(types)] + [
+            ("exclude_types[]", t) for t in sorted(excluded)
+        ]
+        headers = _link_header(
+            f"{self.base_url}/api/v1/notifications", page, limit, kept, key=lambda n: n.id
+        )
+        return JSONResponse([self.notification_json(n) for n in page], headers=headers)
+
+    def notification_json(self, notification: Notification) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": notification.id,
+            "type": notification.type,
+            "created_at": _iso(notification.created_at),
+            "group_key": f"ungrouped-{notification.id}",
+            "account": self.account_json(self.accounts[notification.from_account_id]),
+        }
+        if notification.status_id is not None:
+            data["status"] = self.status_json(
+                self.statuses[notification.status_id], viewer=notification.account_id
+            )
+        return data
+
+    async def list_conversations(self, request: Request) -> Response:
+        """``GET /api/v1/conversations``: direct threads the account is in, by last status.
+
+        The conversation id is the fake's own (Mastodon's AccountConversation id); pages
+        by the last status's id, as Mastodon does (``max_id`` / ``since_id`` / ``min_id``).
+        """
+        user = self._user(request, "read:statuses")
+        if isinstance(user, Response):
+            return user
+        account, _ = user
+        threads: dict[str, list[Status]] = {}
+        for status in self.statuses.values():
+            if status.visibility == "direct" and self.visible_to(status, account.id):
+                threads.setdefault(self._root_of(status).id, []).append(status)
+        rows = []
+        for root_id, statuses in threads.items():
+            last = max(statuses, key=lambda s: int(s.id))
+            people = {s.account_id for s in statuses} | {
+                m["id"] for s in statuses for m in s.mentions if m["id"] in self.accounts
+            }
+            people.discard(account.id)
+            rows.append((root_id, last, sorted(people)))
+        page, limit = _id_page(
+            rows, request.query_params, key=lambda r: int(r[1].id), default=20, most=40
+        )
+        headers = _link_header(
+            f"{self.base_url}/api/v1/conversations", page, limit, [], key=lambda r: r[1].id
+        )
+        return JSONResponse(
+            [
+                {
+                    "id": root_id,
+                    "unread": last.account_id != account.id,
+                    "accounts": [self.account_json(self.accounts[a]) for a in people],
+                    "last_status": self.status_json(last, viewer=account.id),
+                }
+                for root_id, last, people in page
+            ],
+            headers=headers,
+        )
+
+    def _root_of(self, status: Status) -> Status:
+        seen = {status.id}
+        while status.in_reply_to_id and status.in_reply_to_id in self.statuses:
+            status = self.statuses[status.in_reply_to_id]
+            if status.id in seen:
+                break
+            seen.add(status.id)
+        return status
+
+    async def status_context(self, request: Request) -> Response:
+        """``GET /api/v1/statuses/:id/context``: ancestors (root first) and descendants."""
+        token = self._token_of(request.headers.get("authorization"))
+        if request.headers.get("authorization") and token is None:
+            return _error(401, INVALID_TOKEN)
+        viewer = token.account_id if token else None
+        status = self.statuses.get(request.path_params["id"])
+        if status is None or not self.visible_to(status, viewer):
+            return _error(404, NOT_FOUND)
+        ancestors: list[Status] = []
+        cursor = status
+        while cursor.in_reply_to_id and cursor.in_reply_to_id in self.statuses:
+            cursor = self.statuses[cursor.in_reply_to_id]
+            if cursor in ancestors:
+                break
+            ancestors.append(cursor)
+        descendants: list[Status] = []
+        frontier = [status.id]
+        while frontier:
+            children = sorted(
+                (s for s in self.statuses.values() if s.in_reply_to_id in frontier),
+                key=lambda s: int(s.id),
+            )
+            descendants.extend(children)
+            frontier = [s.id for s in children]
+        return JSONResponse(
+            {
+                "ancestors": [
+                    self.status_json(s, viewer=viewer)
+                    for s in reversed(ancestors)
+                    if self.visible_to(s, viewer)
+                ],
+                "descendants": [
+                    self.status_json(s, viewer=viewer)
+                    for s in descendants
+                    if self.visible_to(s, viewer)
+                ],
+            }
+        )
+
+    async def favourite(self, request: Request) -> Response:
+        """``POST /api/v1/statuses/:id/favourite``; a repeat changes nothing."""
+        return await self._set_favourite(request, True)
+
+    async def unfavourite(self, request: Request) -> Response:
+        return await self._set_favourite(request, False)
+
+    async def _set_favourite(self, request: Request, on: bool) -> Response:
+        user = self._user(request, "write:favourites")
+        if isinstance(user, Response):
+            return user
+        account, _ = user
+        status = self.statuses.get(request.path_params["id"])
+        if status is None or not self.visible_to(status, account.id):
+            return _error(404, NOT_FOUND)
+        if on and account.id not in status.favourited_by:
+            status.favourited_by.add(account.id)
+            if status.account_id != account.id:
+                self._add_notification(status.account_id, "favourite", account.id, status.id)
+        elif not on:
+            status.favourited_by.discard(account.id)
+        return JSONResponse(self.status_json(status, viewer=account.id))
 
     async def upload_media(self, request: Request) -> Response:
         user = self._user(request, "write:media")
@@ -1122,6 +1419,11 @@ class MastodonFake:
             in_reply_to = self.statuses.get(reply_id)
             if in_reply_to is None or in_reply_to.deleted:
                 return _error(404, NOT_FOUND)
+        quoted_id = _first(params, "quoted_status_id")
+        if quoted_id is not None:
+            quoted = self.statuses.get(quoted_id)
+            if quoted is None or not self.visible_to(quoted, account.id):
+                return _error(404, NOT_FOUND)
         visibility = _first(params, "visibility") or account.default_visibility
         if visibility not in VISIBILITIES:
             return _error(422, f"'{visibility}' is not a valid visibility")
@@ -1159,6 +1461,7 @@ class MastodonFake:
             language=_first(params, "language") or "en",
             in_reply_to_id=in_reply_to.id if in_reply_to else None,
             in_reply_to_account_id=in_reply_to.account_id if in_reply_to else None,
+            quoted_status_id=quoted_id,
             media_ids=[m.id for m in media],
             poll=poll,
             application=application,
@@ -1167,6 +1470,7 @@ class MastodonFake:
             tags=tags,
         )
         self.statuses[status.id] = status
+        self._notify(status)
         for item in media:
             item.status_id = status.id
         if key:
@@ -1210,6 +1514,49 @@ class MastodonFake:
             "options": [{"title": o, "votes_count": 0} for o in options],
             "emojis": [],
         }, None
+
+
+def _id_page(
+    rows: list[Any],
+    query: Any,
+    *,
+    key: Callable[[Any], int],
+    default: int,
+    most: int,
+) -> tuple[list[Any], int]:
+    """One page, newest first, as Mastodon's ``paginate_by_id`` cuts it.
+
+    ``max_id``: older than; ``since_id``: newer than, the newest first; ``min_id``: the
+    ones immediately newer than (the oldest of them first), still answered newest first.
+    """
+    try:
+        limit = min(max(int(query.get("limit", str(default))), 1), most)
+    except ValueError:
+        limit = default
+    found = sorted(rows, key=key, reverse=True)
+    if max_id := query.get("max_id"):
+        found = [r for r in found if key(r) < int(max_id)]
+    if since_id := query.get("since_id"):
+        found = [r for r in found if key(r) > int(since_id)]
+    if min_id := query.get("min_id"):
+        newer = sorted((r for r in found if key(r) > int(min_id)), key=key)
+        return sorted(newer[:limit], key=key, reverse=True), limit
+    return found[:limit], limit
+
+
+def _link_header(
+    where: str,
+    page: list[Any],
+    limit: int,
+    kept: list[tuple[str, str]],
+    *,
+    key: Callable[[Any], str],
+) -> dict[str, str]:
+    if not page:
+        return {}
+    older = urlencode([*kept, ("limit", str(limit)), ("max_id", key(page[-1]))])
+    newer = urlencode([*kept, ("limit", str(limit)), ("min_id", key(page[0]))])
+    return {"Link": f'<{where}?{older}>; rel="next", <{where}?{newer}>; rel="prev"'}
 
 
 def _link_html(url: str) -> str:
@@ -1321,6 +1668,9 @@ def admin_routes(fake: MastodonFake) -> list[Route]:
     """``/__fake__/``: read the state and turn the knobs, for tests in other processes.
 
     - ``GET statuses[?account_id=]``: every status (with its idempotency key) and counts;
+    - ``POST statuses`` ``{"username", "status", "in_reply_to_id"?, "visibility"?,
+      "quoted_status_id"?}``: a status by another account (a mention, a reply, a DM, a
+      quote), notifying whom Mastodon would;
     - ``POST accounts`` ``{"username", "access_token"?, "scopes"?}``: a user and token;
     - ``POST faults`` ``{"kind", "count", "method", "path", "status", "seconds"}``;
       ``DELETE faults`` clears them;
@@ -1355,6 +1705,22 @@ def admin_routes(fake: MastodonFake) -> list[Route]:
             if not row["deleted"]:
                 counts[str(row["account_id"])] = counts.get(str(row["account_id"]), 0) + 1
         return JSONResponse({"statuses": rows, "counts": counts})
+
+    async def post_status(request: Request) -> Response:
+        """A status by another account (created if new), with its notifications."""
+        body = await request.json()
+        try:
+            status = fake.post_as(
+                str(body["username"]),
+                str(body["status"]),
+                in_reply_to_id=body.get("in_reply_to_id"),
+                visibility=str(body.get("visibility") or "public"),
+                quoted_status_id=body.get("quoted_status_id"),
+                spoiler_text=str(body.get("spoiler_text") or ""),
+            )
+        except (KeyError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        return JSONResponse(fake.status_json(status))
 
     async def accounts(request: Request) -> Response:
         body = await request.json()
@@ -1414,6 +1780,7 @@ def admin_routes(fake: MastodonFake) -> list[Route]:
     return [
         Route("/__fake__/health", health, methods=["GET"]),
         Route("/__fake__/statuses", statuses, methods=["GET"]),
+        Route("/__fake__/statuses", post_status, methods=["POST"]),
         Route("/__fake__/accounts", accounts, methods=["POST"]),
         Route("/__fake__/faults", faults, methods=["POST", "DELETE"]),
         Route("/__fake__/config", config, methods=["POST"]),

@@ -11,6 +11,13 @@ publishing depends on:
   ones (Basic auth); access tokens live 2 hours;
 - ``GET /2/users/me``; ``GET /2/users/:id/tweets`` (``start_time``, ``since_id``,
   ``max_results`` 5-100, ``pagination_token``, ``tweet.fields``);
+- the inbox: ``GET /2/users/:id/mentions`` (``since_id``, ``until_id``, pages, expansions
+  ``author_id`` and ``referenced_tweets.id(.author_id)``, ``user.fields`` public_metrics),
+  ``GET /2/tweets`` and ``/2/tweets/:id`` (missing posts as ``errors`` in a 200),
+  ``POST /2/users/:id/likes``, ``PUT /2/tweets/:id/hidden`` (replies in the user's own
+  conversations only), ``GET /2/dm_events`` and ``POST /2/dm_conversations/:id/messages``;
+  quotes (``quote_tweet_id``); other people's posts and DMs come from :meth:`XFake.post_as`
+  and :meth:`XFake.send_dm`;
 - ``POST /2/tweets`` (text weighted as twitter-text with links as 23, media, poll, reply)
   answering 201 ``{"data": {"id", "text"}}`` with the text as X gives it back (links as
   ``t.co``, ``& < >`` escaped), the 403 for duplicate content, ``DELETE /2/tweets/:id``;
@@ -67,6 +74,10 @@ SCOPES = frozenset(
         "media.write",
         "follows.read",
         "like.read",
+        "like.write",
+        "dm.read",
+        "dm.write",
+        "tweet.moderate.write",
     }
 )
 INVALID_TOKEN_VALUE = "Value passed for the token was invalid."
@@ -86,6 +97,7 @@ CATEGORY_BYTES = {
     "amplify_video": 512 * 1024 * 1024,
 }
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
 
 
 # -- data -----------------------------------------------------------------------------------
@@ -103,6 +115,7 @@ class User:
     id: str
     username: str
     name: str
+    followers_count: int = 0
 
 
 @dataclass
@@ -135,6 +148,23 @@ class Tweet:
     media_ids: tuple[str, ...] = ()
     poll: dict[str, Any] | None = None
     deleted: bool = False
+    quote_of: str | None = None
+    #: The root of the thread (X's ``conversation_id``): its own id for a new post.
+    conversation_id: str = ""
+    hidden: bool = False
+    liked_by: set[str] = field(default_factory=set)
+
+
+@dataclass
+class DmEvent:
+    """One ``MessageCreate`` event of a direct-message conversation."""
+
+    id: str
+    dm_conversation_id: str
+    sender_id: str
+    text: str
+    created_at: float
+    participant_ids: tuple[str, ...]
 
 
 @dataclass
@@ -292,6 +322,7 @@ class XFake:
         self.codes: dict[str, Code] = {}
         self.tweets: dict[str, Tweet] = {}
         self.media: dict[str, Media] = {}
+        self.dm_events: dict[str, DmEvent] = {}
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         #: Per user and endpoint: (requests, window seconds).
@@ -300,6 +331,12 @@ class XFake:
             "DELETE /2/tweets": (50, 900),
             "GET /2/users/me": (75, 900),
             "GET /2/users/tweets": (900, 900),
+            "GET /2/users/mentions": (300, 900),
+            "GET /2/tweets": (900, 900),
+            "GET /2/dm_events": (300, 900),
+            "POST /2/dm_conversations": (200, 900),
+            "POST /2/users/likes": (50, 900),
+            "PUT /2/tweets/hidden": (50, 900),
             "media": (1875, 900),
         }
         #: Posts one user may create in 24 hours (``x-user-limit-24hour-*``).
@@ -362,6 +399,74 @@ class XFake:
     def posts_of(self, user: User) -> list[Tweet]:
         return [t for t in self.tweets.values() if t.author_id == user.id and not t.deleted]
 
+    def user_named(self, username: str) -> User:
+        found = next((u for u in self.users.values() if u.username == username), None)
+        return found or self.add_user(username)
+
+    def post_as(
+        self,
+        username: str,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        quote_of: str | None = None,
+    ) -> Tweet:
+        """A post by another user (made if new), as if they had posted it on X."""
+        author = self.user_named(username)
+        parent = self.tweets.get(reply_to) if reply_to else None
+        if reply_to and parent is None:
+            raise KeyError(f"no post {reply_to}")
+        return self._store_tweet(author.id, text, parent=parent, quote_of=quote_of)
+
+    def send_dm(self, sender: str, recipient: str, text: str) -> DmEvent:
+        """A one-to-one direct message (X's conversation id: both user ids, lower first)."""
+        one, other = self.user_named(sender), self.user_named(recipient)
+        pair = sorted((one.id, other.id), key=int)
+        event = DmEvent(
+            id=self._new_id(),
+            dm_conversation_id=f"{pair[0]}-{pair[1]}",
+            sender_id=one.id,
+            text=text,
+            created_at=self.now(),
+            participant_ids=(pair[0], pair[1]),
+        )
+        self.dm_events[event.id] = event
+        return event
+
+    def _store_tweet(
+        self,
+        author_id: str,
+        text: str,
+        *,
+        parent: Tweet | None = None,
+        quote_of: str | None = None,
+        media_ids: tuple[str, ...] = (),
+        poll: dict[str, Any] | None = None,
+    ) -> Tweet:
+        tweet = Tweet(
+            id=self._new_id(),
+            author_id=author_id,
+            text=text,
+            created_at=self.now(),
+            reply_to=parent.id if parent else None,
+            media_ids=media_ids,
+            poll=poll,
+            quote_of=quote_of,
+        )
+        tweet.conversation_id = parent.conversation_id if parent else tweet.id
+        self.tweets[tweet.id] = tweet
+        return tweet
+
+    def mentions(self, tweet: Tweet) -> set[str]:
+        """Users a post mentions: each ``@username`` in it, and the author it answers."""
+        names = {m.group(1).lower() for m in _MENTION.finditer(tweet.text)}
+        found = {u.id for u in self.users.values() if u.username.lower() in names}
+        parent = self.tweets.get(tweet.reply_to or "")
+        if parent is not None:
+            found.add(parent.author_id)
+        found.discard(tweet.author_id)
+        return found
+
     # -- in-process use -------------------------------------------------------------------
 
     def client(self, *, timeout: float = 5.0) -> httpx.AsyncClient:
@@ -410,7 +515,18 @@ class XFake:
             Route("/2/users/me", self.me, methods=["GET"]),
             Route("/2/users/{user_id}/tweets", self.timeline, methods=["GET"]),
             Route("/2/tweets", self.create_tweet, methods=["POST"]),
+            Route("/2/tweets", self.lookup_tweets, methods=["GET"]),
             Route("/2/tweets/{tweet_id}", self.delete_tweet, methods=["DELETE"]),
+            Route("/2/tweets/{tweet_id}", self.get_tweet, methods=["GET"]),
+            Route("/2/tweets/{tweet_id}/hidden", self.hide_reply, methods=["PUT"]),
+            Route("/2/users/{user_id}/mentions", self.mentions_timeline, methods=["GET"]),
+            Route("/2/users/{user_id}/likes", self.like, methods=["POST"]),
+            Route("/2/dm_events", self.list_dm_events, methods=["GET"]),
+            Route(
+                "/2/dm_conversations/{conversation_id}/messages",
+                self.send_dm_message,
+                methods=["POST"],
+            ),
             Route("/2/media/upload/initialize", self.media_initialize, methods=["POST"]),
             Route("/2/media/upload/{media_id}/append", self.media_append, methods=["POST"]),
             Route("/2/media/upload/{media_id}/finalize", self.media_finalize, methods=["POST"]),
@@ -646,8 +762,19 @@ class XFake:
         }
         if "created_at" in fields:
             data["created_at"] = _iso(tweet.created_at)
-        if "referenced_tweets" in fields and tweet.reply_to:
-            data["referenced_tweets"] = [{"type": "replied_to", "id": tweet.reply_to}]
+        references = []
+        if tweet.reply_to:
+            references.append({"type": "replied_to", "id": tweet.reply_to})
+        if tweet.quote_of:
+            references.append({"type": "quoted", "id": tweet.quote_of})
+        if "referenced_tweets" in fields and references:
+            data["referenced_tweets"] = references
+        if "author_id" in fields:
+            data["author_id"] = tweet.author_id
+        if "conversation_id" in fields:
+            data["conversation_id"] = tweet.conversation_id or tweet.id
+        if "in_reply_to_user_id" in fields and tweet.reply_to in self.tweets:
+            data["in_reply_to_user_id"] = self.tweets[tweet.reply_to].author_id
         if "attachments" in fields and (tweet.media_ids or tweet.poll):
             data["attachments"] = (
                 {"media_keys": [f"3_{m}" for m in tweet.media_ids]}
@@ -655,6 +782,288 @@ class XFake:
                 else {"poll_ids": [tweet.id]}
             )
         return data
+
+    # -- the inbox: mentions, look-ups, likes, hidden replies, direct messages -------------
+
+    def _user_json(self, user: User, fields: set[str]) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
+        if "public_metrics" in fields:
+            data["public_metrics"] = {
+                "followers_count": user.followers_count,
+                "following_count": 0,
+                "tweet_count": len(self.posts_of(user)),
+                "listed_count": 0,
+                "like_count": 0,
+            }
+        if "profile_image_url" in fields:
+            data["profile_image_url"] = (
+                f"https://pbs.twimg.com/profile_images/{user.id}/avatar_normal.jpg"
+            )
+        return data
+
+    def _includes(self, tweets: list[Tweet], q: Any) -> dict[str, Any]:
+        """``includes`` for ``expansions`` author_id and referenced_tweets.id(.author_id)."""
+        expansions = set(q.get("expansions", "").split(","))
+        tweet_fields = set(q.get("tweet.fields", "").split(","))
+        user_fields = set(q.get("user.fields", "").split(","))
+        users: dict[str, User] = {}
+        referenced: dict[str, Tweet] = {}
+        for tweet in tweets:
+            if "author_id" in expansions:
+                users[tweet.author_id] = self.users[tweet.author_id]
+            if "referenced_tweets.id" in expansions:
+                for ref in (tweet.reply_to, tweet.quote_of):
+                    target = self.tweets.get(ref or "")
+                    if target is not None and not target.deleted:
+                        referenced[target.id] = target
+        if "referenced_tweets.id.author_id" in expansions:
+            for target in referenced.values():
+                users[target.author_id] = self.users[target.author_id]
+        includes: dict[str, Any] = {}
+        if users:
+            includes["users"] = [self._user_json(u, user_fields) for u in users.values()]
+        if referenced:
+            includes["tweets"] = [self._tweet_json(t, tweet_fields) for t in referenced.values()]
+        return includes
+
+    async def mentions_timeline(self, request: Request) -> Response:
+        """``GET /2/users/:id/mentions``: newest first, ``since_id`` / ``until_id``
+        (exclusive), ``max_results`` 5-100, ``pagination_token``; the 800 most recent."""
+        token = self._caller(request, "tweet.read", "users.read")
+        if isinstance(token, Response):
+            return token
+        headers, limited = self._throttle("GET /2/users/mentions", token.user_id)
+        if limited:
+            return limited
+        q = request.query_params
+        user_id = request.path_params["user_id"]
+        if user_id not in self.users:
+            return _invalid(f"The `id` query parameter value [{user_id}] is not valid", "id")
+        max_results = int(q.get("max_results", "10"))
+        if not 5 <= max_results <= 100:
+            return _invalid(
+                f"The `max_results` query parameter value [{max_results}] is not between 5 and 100",
+                "max_results",
+            )
+        found = sorted(
+            (t for t in self.tweets.values() if not t.deleted and user_id in self.mentions(t)),
+            key=lambda t: int(t.id),
+            reverse=True,
+        )[:800]
+        if q.get("since_id"):
+            found = [t for t in found if int(t.id) > int(q["since_id"])]
+        if q.get("until_id"):
+            found = [t for t in found if int(t.id) < int(q["until_id"])]
+        offset = int(q.get("pagination_token") or 0)
+        page = found[offset : offset + max_results]
+        if not page:
+            return JSONResponse({"meta": {"result_count": 0}}, headers=headers)
+        fields = set(q.get("tweet.fields", "").split(","))
+        meta: dict[str, Any] = {
+            "newest_id": page[0].id,
+            "oldest_id": page[-1].id,
+            "result_count": len(page),
+        }
+        if offset + max_results < len(found):
+            meta["next_token"] = str(offset + max_results)
+        body: dict[str, Any] = {"data": [self._tweet_json(t, fields) for t in page]}
+        includes = self._includes(page, q)
+        if includes:
+            body["includes"] = includes
+        body["meta"] = meta
+        return JSONResponse(body, headers=headers)
+
+    def _not_found(self, tweet_id: str) -> dict[str, Any]:
+        return {
+            "value": tweet_id,
+            "detail": f"Could not find tweet with id: [{tweet_id}].",
+            "title": "Not Found Error",
+            "resource_type": "tweet",
+            "parameter": "id",
+            "resource_id": tweet_id,
+            "type": "https://api.twitter.com/2/problems/resource-not-found",
+        }
+
+    async def lookup_tweets(self, request: Request) -> Response:
+        """``GET /2/tweets?ids=``: found posts in ``data``, missing ones in ``errors`` (200)."""
+        token = self._caller(request, "tweet.read", "users.read")
+        if isinstance(token, Response):
+            return token
+        headers, limited = self._throttle("GET /2/tweets", token.user_id)
+        if limited:
+            return limited
+        q = request.query_params
+        ids = [i for i in q.get("ids", "").split(",") if i]
+        if not 1 <= len(ids) <= 100:
+            return _invalid("The `ids` query parameter must hold 1 to 100 ids", "ids")
+        fields = set(q.get("tweet.fields", "").split(","))
+        found = [self.tweets[i] for i in ids if i in self.tweets and not self.tweets[i].deleted]
+        body: dict[str, Any] = {}
+        if found:
+            body["data"] = [self._tweet_json(t, fields) for t in found]
+            includes = self._includes(found, q)
+            if includes:
+                body["includes"] = includes
+        missing = [i for i in ids if i not in {t.id for t in found}]
+        if missing:
+            body["errors"] = [self._not_found(i) for i in missing]
+        return JSONResponse(body, headers=headers)
+
+    async def get_tweet(self, request: Request) -> Response:
+        token = self._caller(request, "tweet.read", "users.read")
+        if isinstance(token, Response):
+            return token
+        headers, limited = self._throttle("GET /2/tweets", token.user_id)
+        if limited:
+            return limited
+        tweet_id = request.path_params["tweet_id"]
+        tweet = self.tweets.get(tweet_id)
+        if tweet is None or tweet.deleted:
+            return JSONResponse({"errors": [self._not_found(tweet_id)]}, headers=headers)
+        fields = set(request.query_params.get("tweet.fields", "").split(","))
+        return JSONResponse({"data": self._tweet_json(tweet, fields)}, headers=headers)
+
+    async def hide_reply(self, request: Request) -> Response:
+        """``PUT /2/tweets/:id/hidden``: only replies in a conversation the user started."""
+        token = self._caller(request, "tweet.read", "users.read", "tweet.moderate.write")
+        if isinstance(token, Response):
+            return token
+        headers, limited = self._throttle("PUT /2/tweets/hidden", token.user_id)
+        if limited:
+            return limited
+        tweet = self.tweets.get(request.path_params["tweet_id"])
+        if tweet is None or tweet.deleted:
+            return JSONResponse(
+                {"errors": [self._not_found(request.path_params["tweet_id"])]},
+                status_code=404,
+                headers=headers,
+            )
+        root = self.tweets.get(tweet.conversation_id)
+        if tweet.reply_to is None or root is None or root.author_id != token.user_id:
+            return JSONResponse(
+                _problem(403, "Forbidden", "You cannot hide or unhide this Tweet."),
+                status_code=403,
+                headers=headers,
+            )
+        body = await request.json()
+        if not isinstance(body.get("hidden"), bool):
+            return _invalid("hidden must be true or false", "hidden")
+        tweet.hidden = body["hidden"]
+        return JSONResponse({"data": {"hidden": tweet.hidden}}, headers=headers)
+
+    async def like(self, request: Request) -> Response:
+        """``POST /2/users/:id/likes`` ``{"tweet_id"}``: ``:id`` must be the caller."""
+        token = self._caller(request, "tweet.read", "users.read", "like.write")
+        if isinstance(token, Response):
+            return token
+        if request.path_params["user_id"] != token.user_id:
+            return JSONResponse(
+                _problem(403, "Forbidden", "You are not permitted to perform this action."),
+                status_code=403,
+            )
+        headers, limited = self._throttle("POST /2/users/likes", token.user_id)
+        if limited:
+            return limited
+        body = await request.json()
+        tweet = self.tweets.get(str(body.get("tweet_id", "")))
+        if tweet is None or tweet.deleted:
+            return _invalid("The Tweet you are liking is not available.", "tweet_id")
+        tweet.liked_by.add(token.user_id)
+        return JSONResponse({"data": {"liked": True}}, headers=headers)
+
+    async def list_dm_events(self, request: Request) -> Response:
+        """``GET /2/dm_events``: the user's DM events, newest first (``max_results`` 1-100,
+        ``pagination_token``, ``event_types``, ``dm_event.fields``, ``expansions``)."""
+        token = self._caller(request, "dm.read", "tweet.read", "users.read")
+        if isinstance(token, Response):
+            return token
+        headers, limited = self._throttle("GET /2/dm_events", token.user_id)
+        if limited:
+            return limited
+        q = request.query_params
+        max_results = int(q.get("max_results", "100"))
+        if not 1 <= max_results <= 100:
+            return _invalid(
+                f"The `max_results` query parameter value [{max_results}] is not between 1 and 100",
+                "max_results",
+            )
+        types = set(q.get("event_types", "MessageCreate").split(","))
+        events = sorted(
+            (
+                e
+                for e in self.dm_events.values()
+                if token.user_id in e.participant_ids and "MessageCreate" in types
+            ),
+            key=lambda e: int(e.id),
+            reverse=True,
+        )
+        offset = int(q.get("pagination_token") or 0)
+        page = events[offset : offset + max_results]
+        fields = set(q.get("dm_event.fields", "").split(","))
+        data = []
+        for event in page:
+            item: dict[str, Any] = {
+                "id": event.id,
+                "event_type": "MessageCreate",
+                "text": event.text,
+            }
+            for name in ("dm_conversation_id", "sender_id"):
+                if name in fields:
+                    item[name] = getattr(event, name)
+            if "created_at" in fields:
+                item["created_at"] = _iso(event.created_at)
+            if "participant_ids" in fields:
+                item["participant_ids"] = list(event.participant_ids)
+            data.append(item)
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if offset + max_results < len(events):
+            meta["next_token"] = str(offset + max_results)
+        body: dict[str, Any] = {}
+        if data:
+            body["data"] = data
+        if "sender_id" in q.get("expansions", "").split(",") and page:
+            user_fields = set(q.get("user.fields", "").split(","))
+            senders = {e.sender_id: self.users[e.sender_id] for e in page}
+            body["includes"] = {
+                "users": [self._user_json(u, user_fields) for u in senders.values()]
+            }
+        body["meta"] = meta
+        return JSONResponse(body, headers=headers)
+
+    async def send_dm_message(self, request: Request) -> Response:
+        """``POST /2/dm_conversations/:id/messages`` ``{"text"}`` → 201."""
+        token = self._caller(request, "dm.read", "dm.write", "tweet.read", "users.read")
+        if isinstance(token, Response):
+            return token
+        headers, limited = self._throttle("POST /2/dm_conversations", token.user_id)
+        if limited:
+            return limited
+        conversation = request.path_params["conversation_id"]
+        participants = tuple(conversation.split("-"))
+        if token.user_id not in participants or len(participants) != 2:
+            return JSONResponse(
+                _problem(403, "Forbidden", "You are not permitted to send messages here."),
+                status_code=403,
+                headers=headers,
+            )
+        body = await request.json()
+        text = str(body.get("text") or "")
+        if not text:
+            return _invalid("text is required", "text")
+        event = DmEvent(
+            id=self._new_id(),
+            dm_conversation_id=conversation,
+            sender_id=token.user_id,
+            text=text,
+            created_at=self.now(),
+            participant_ids=(participants[0], participants[1]),
+        )
+        self.dm_events[event.id] = event
+        return JSONResponse(
+            {"data": {"dm_conversation_id": conversation, "dm_event_id": event.id}},
+            status_code=201,
+            headers=headers,
+        )
 
     # -- posts ----------------------------------------------------------------------------
 
@@ -690,10 +1099,16 @@ class XFake:
             if any(not 1 <= len(str(o)) <= 25 for o in options):
                 return _invalid("Your poll options are invalid.", "poll.options")
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+        parent = None
         if reply_to is not None:
             parent = self.tweets.get(str(reply_to))
             if parent is None or parent.deleted:
                 return _invalid("The Tweet you are replying to is not available.", "reply")
+        quote_of = body.get("quote_tweet_id")
+        if quote_of is not None and (
+            str(quote_of) not in self.tweets or self.tweets[str(quote_of)].deleted
+        ):
+            return _invalid("The Tweet you are quoting is not available.", "quote_tweet_id")
         if text and any(
             _comparable(t.text) == _comparable(text)
             for t in self.posts_of(self.users[token.user_id])
@@ -701,16 +1116,14 @@ class XFake:
             return JSONResponse(
                 _problem(403, "Forbidden", DUPLICATE), status_code=403, headers=headers
             )
-        tweet = Tweet(
-            id=self._new_id(),
-            author_id=token.user_id,
-            text=text,
-            created_at=self.now(),
-            reply_to=str(reply_to) if reply_to is not None else None,
+        tweet = self._store_tweet(
+            token.user_id,
+            text,
+            parent=parent,
+            quote_of=str(quote_of) if quote_of is not None else None,
             media_ids=tuple(media_ids),
             poll=poll,
         )
-        self.tweets[tweet.id] = tweet
         return JSONResponse(
             {"data": {"id": tweet.id, "text": shown_text(tweet)}},
             status_code=201,

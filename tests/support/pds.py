@@ -21,6 +21,13 @@ with ``CI=true``, where it fails. Other test packages use it with::
     from tests.support.pds import pds  # noqa: F401  (the session fixture)
 
 or start one themselves with :func:`start_pds` / :meth:`LocalPds.stop`.
+
+The plain PDS has no AppView, so nothing ``app.bsky.*`` (notifications, threads) answers.
+:func:`start_network` and the ``bsky_network`` fixture run a whole local network from the
+pinned ``@atproto/dev-env`` (``tests/support/pds/network/``): PLC, the same reference PDS,
+and the reference AppView ``@atproto/bsky`` indexing the PDS's firehose, with the PDS
+proxying ``app.bsky.*`` to it. It needs PostgreSQL and Redis (defaults: 127.0.0.1, trust
+auth); a cold install takes about two minutes, a warm start about six seconds.
 """
 
 from __future__ import annotations
@@ -54,6 +61,14 @@ logger = logging.getLogger(__name__)
 
 SPEC_DIR = Path(__file__).with_name("pds")
 LAUNCHERS = ("bind-loopback.cjs", "run-plc.cjs", "run-pds.mjs")
+NETWORK_SPEC_DIR = SPEC_DIR / "network"
+NETWORK_LAUNCHERS = ("bind-loopback.cjs", "run-network.mjs")
+#: The AppView indexes into PostgreSQL and caches in Redis (both trust-auth on loopback here).
+NETWORK_POSTGRES_ENV = "SOCIALDESK_TEST_BSKY_POSTGRES_URL"
+NETWORK_REDIS_ENV = "SOCIALDESK_TEST_BSKY_REDIS"
+DEFAULT_NETWORK_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_NETWORK_REDIS = "127.0.0.1:6379"
+NETWORK_READY_TIMEOUT_S = 180.0
 IN_CI = os.environ.get("CI", "").lower() == "true"
 EXTERNAL_URL_ENV = "SOCIALDESK_TEST_PDS_URL"
 INSTALL_TIMEOUT_S = 1200.0
@@ -133,10 +148,14 @@ def cache_dir() -> Path:
     return platformdirs.user_cache_path("socialdesk") / "pds"
 
 
-def _spec_digest() -> str:
+def _spec_digest(spec: Path = SPEC_DIR) -> str:
     digest = hashlib.sha256()
-    for name in ("package.json", "package-lock.json", "node/package-lock.json"):
-        digest.update(name.encode() + b"\0" + (SPEC_DIR / name).read_bytes())
+    for name, path in (
+        ("package.json", spec / "package.json"),
+        ("package-lock.json", spec / "package-lock.json"),
+        ("node/package-lock.json", SPEC_DIR / "node" / "package-lock.json"),
+    ):
+        digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -228,14 +247,23 @@ class Installation:
 
 def install(cache: Path | None = None) -> Installation:
     """Install Node 22 and the pinned PDS packages into ``cache`` unless already there."""
+    return _install(cache, SPEC_DIR, "@atproto/pds", "pds")
+
+
+def install_network(cache: Path | None = None) -> Installation:
+    """Install Node 22 and the pinned ``@atproto/dev-env`` (PDS + AppView) into ``cache``."""
+    return _install(cache, NETWORK_SPEC_DIR, "@atproto/dev-env", "network")
+
+
+def _install(cache: Path | None, spec: Path, package: str, prefix: str) -> Installation:
     cache = cache or cache_dir()
     npm = shutil.which("npm")
     if npm is None:
         raise PdsUnavailable("npm is not installed (the PDS comes from the npm registry)")
     cache.mkdir(parents=True, exist_ok=True)
     log = cache / "install.log"
-    pds_version = _pinned(SPEC_DIR / "package.json", "@atproto/pds")
-    app = cache / f"pds-{pds_version}-{_spec_digest()}"
+    pds_version = _pinned(spec / "package.json", package)
+    app = cache / f"{prefix}-{pds_version}-{_spec_digest(spec)}"
     marker = app / ".installed"
     with (cache / "install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time (parallel sessions)
@@ -243,13 +271,13 @@ def install(cache: Path | None = None) -> Installation:
         env = _node_env(node)
         if not marker.exists():
             started = time.monotonic()
-            logger.info("installing @atproto/pds %s into %s", pds_version, app)
+            logger.info("installing %s %s into %s", package, pds_version, app)
             shutil.rmtree(app, ignore_errors=True)
             partial = app.with_name(app.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
             for name in ("package.json", "package-lock.json"):
-                shutil.copyfile(SPEC_DIR / name, partial / name)
+                shutil.copyfile(spec / name, partial / name)
             _run([npm, "ci", "--no-audit", "--no-fund"], cwd=partial, env=env, log=log)
             _run(
                 [str(node.binary), "-e", "require('better-sqlite3')(':memory:')"],
@@ -384,6 +412,145 @@ def stop_pds(server: LocalPds) -> None:
     server.stop()
 
 
+# --- a whole network: PDS + AppView ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class LocalNetwork:
+    """A PDS whose ``app.bsky.*`` reads are proxied to a real local AppView.
+
+    ``url`` is the PDS (what a channel's ``base_url`` names); ``appview_url`` the AppView
+    (``@atproto/bsky``) that indexes the PDS's firehose. :meth:`process_all` returns once
+    the AppView has indexed everything the PDS has written so far.
+    """
+
+    url: str
+    appview_url: str
+    appview_did: str
+    control_url: str
+    home: Path
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def create_account(self, short: str | None = None) -> PdsAccount:
+        return create_account(self.url, short)
+
+    def process_all(self) -> None:
+        response = httpx.post(f"{self.control_url}/process-all", timeout=60.0)
+        if response.status_code != 200:
+            raise RuntimeError(f"the AppView did not catch up: {response.text}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        path = self.home / "network.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self._process is not None:
+            _terminate(self._process, timeout=30.0)
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _reachable(host_port: str) -> bool:
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=2.0):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def start_network(*, cache: Path | None = None) -> LocalNetwork:
+    """Install if needed and start PLC, PDS and AppView (``@atproto/dev-env``) on loopback.
+
+    The AppView needs PostgreSQL and Redis (:data:`NETWORK_POSTGRES_ENV`,
+    :data:`NETWORK_REDIS_ENV`); each run uses its own schemas and drops them when stopped.
+    Raises :class:`PdsUnavailable` when this machine cannot install or run it.
+    """
+    postgres = os.environ.get(NETWORK_POSTGRES_ENV, DEFAULT_NETWORK_POSTGRES)
+    redis = os.environ.get(NETWORK_REDIS_ENV, DEFAULT_NETWORK_REDIS)
+    parsed = httpx.URL(postgres)
+    if not _reachable(f"{parsed.host or '127.0.0.1'}:{parsed.port or 5432}"):
+        raise PdsUnavailable(f"the AppView needs PostgreSQL ({NETWORK_POSTGRES_ENV})")
+    if not _reachable(redis):
+        raise PdsUnavailable(f"the AppView needs Redis ({NETWORK_REDIS_ENV})")
+    installation = install_network(cache)
+    for name in NETWORK_LAUNCHERS:
+        target = installation.app / name
+        tmp = target.with_name(f".{name}.{os.getpid()}")
+        shutil.copyfile(SPEC_DIR / name, tmp)
+        os.replace(tmp, target)
+    home = Path(tempfile.mkdtemp(prefix="socialdesk-bsky-"))
+    control_port = _free_port()
+    env = _node_env(_Node(binary=installation.node, nodedir=None))
+    env.update(
+        {
+            "DB_POSTGRES_URL": postgres,
+            "REDIS_HOST": redis,
+            "NETWORK_DB_SCHEMA": "sd_"
+            + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(12)),
+            "CONTROL_PORT": str(control_port),
+            "LOG_ENABLED": "false",
+            "TMPDIR": str(home),
+        }
+    )
+    log = (home / "network.log").open("wb")
+    process = subprocess.Popen(
+        [str(installation.node), "run-network.mjs"],
+        cwd=installation.app,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    network = LocalNetwork(
+        url="",
+        appview_url="",
+        appview_did="",
+        control_url=f"http://127.0.0.1:{control_port}",
+        home=home,
+        _process=process,
+        _log=log,
+    )
+    atexit.register(network.stop)
+    try:
+        ready = _wait_network(network, process, NETWORK_READY_TIMEOUT_S)
+    except BaseException:
+        network.stop()
+        raise
+    # dev-env names its services http://localhost:<port>; the PDS is reached on 127.0.0.1
+    network.url = str(ready["pds"]).replace("localhost", "127.0.0.1")
+    network.appview_url = str(ready["appview"]).replace("localhost", "127.0.0.1")
+    network.appview_did = str(ready["appview_did"])
+    return network
+
+
+def _wait_network(
+    network: LocalNetwork, process: subprocess.Popen[bytes], timeout: float
+) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    path = network.home / "network.log"
+    while True:
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith('{"ready":true'):
+                found: dict[str, object] = json.loads(line)
+                return found
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the Bluesky network exited ({process.returncode}):\n{network.log_tail()}"
+            )
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the Bluesky network was not ready in {timeout:.0f}s:\n{network.log_tail()}"
+            )
+        time.sleep(0.2)
+
+
 # --- accounts ------------------------------------------------------------------------------
 
 
@@ -446,3 +613,17 @@ def pds() -> Iterator[LocalPds]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def bsky_network() -> Iterator[LocalNetwork]:
+    """PLC, PDS and a real AppView for the whole session (see :func:`start_network`)."""
+    try:
+        network = start_network()
+    except PdsUnavailable as exc:
+        _require(f"no local Bluesky network: {exc}")
+        raise
+    try:
+        yield network
+    finally:
+        network.stop()

@@ -25,6 +25,15 @@ API: com.atproto.server.createSession / refreshSession, com.atproto.repo.uploadB
 createRecord / getRecord / deleteRecord, com.atproto.identity.resolveHandle; records
 app.bsky.feed.post with app.bsky.richtext.facet (UTF-8 byte offsets) and embeds
 app.bsky.embed.images / video / external. Lexicons as bundled with @atproto/pds 0.5.35.
+
+The inbox reads app.bsky.notification.listNotifications (reasons reply, mention, quote)
+through the PDS, which proxies app.bsky.* to its AppView; ``extra["appview_url"]`` and
+``appview_did`` send it straight to an AppView instead, with a token from
+com.atproto.server.getServiceAuth. Answers are app.bsky.feed.post records with
+``reply: {root, parent}`` at the deterministic record key; likes are app.bsky.feed.like
+records at a key derived from the liked post. Tested against @atproto/bsky 0.0.280 (the
+AppView of @atproto/dev-env 0.6.7). Authors' follower counts are not in a notification
+(``followers`` stays None).
 """
 
 from __future__ import annotations
@@ -52,12 +61,17 @@ from socialdesk.connectors.base import (
     Connector,
     Credentials,
     Idempotency,
+    InboundAuthor,
+    InboundItem,
+    InboundKind,
+    InboxPage,
     MediaItem,
     MediaRules,
     Network,
     OutboundPost,
     PublishResult,
     RateLimit,
+    ReplyTarget,
     TextCounting,
     TextRules,
 )
@@ -87,6 +101,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 POST_COLLECTION = "app.bsky.feed.post"
+LIKE_COLLECTION = "app.bsky.feed.like"
 DEFAULT_WEB_URL = "https://bsky.app"
 #: Renew a session this long before its access token expires.
 _EXPIRY_MARGIN = dt.timedelta(seconds=60)
@@ -513,12 +528,28 @@ class BlueskyConnector(Connector):
     )
     default_base_url = "https://bsky.social"
     errors = BlueskyErrorMapper("Bluesky")
+    #: No MESSAGE: direct messages (``chat.bsky.convo.*``) live on Bluesky's separate chat
+    #: service, which the PDS reaches only by proxy to ``did:web:api.bsky.chat``; the
+    #: reference PDS and AppView we test against have none, so they are not read yet.
+    inbox_kinds: ClassVar[frozenset[InboundKind]] = frozenset(
+        {InboundKind.REPLY, InboundKind.MENTION, InboundKind.QUOTE}
+    )
+    #: No ``hide``: hiding replies needs a threadgate record (``hiddenReplies``), not done yet.
+    inbox_actions: ClassVar[frozenset[str]] = frozenset({"reply", "like", "delete"})
 
     def __init__(
         self, *, http: httpx.AsyncClient, credentials: Credentials, base_url: str | None = None
     ) -> None:
         super().__init__(http=http, credentials=credentials, base_url=base_url)
         self.web_url = (credentials.extra.get("web_url") or DEFAULT_WEB_URL).rstrip("/")
+        #: Where ``app.bsky.*`` reads go. None (production): through the PDS, which proxies
+        #: them to its AppView. Else this AppView, with a service token from the PDS for
+        #: ``appview_did`` (a PDS without an AppView, or tests).
+        appview = credentials.extra.get("appview_url")
+        self.appview_url = appview.rstrip("/") if appview else None
+        self.appview_did = credentials.extra.get("appview_did")
+        if self.appview_url and not self.appview_did:
+            raise ValueError("a Bluesky appview_url needs the AppView's DID (appview_did)")
         self._session: _Session | None = None
         self._session_lock = anyio.Lock()
         self._handle_dids: dict[str, str | None] = {}
@@ -603,7 +634,7 @@ class BlueskyConnector(Connector):
         method: str,
         nsid: str,
         *,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str | Sequence[str]] | None = None,
         json_body: Mapping[str, Any] | None = None,
         content: bytes | None = None,
         content_type: str | None = None,
@@ -946,3 +977,364 @@ class BlueskyConnector(Connector):
                 "description": str(post.options.get("link_description") or ""),
             },
         }
+
+    # --- the inbox --------------------------------------------------------------------
+    #
+    # app.bsky.notification.listNotifications (AppView) lists what people did to the
+    # account, newest first by indexedAt, paged towards older ones with an opaque cursor;
+    # it has no "since". The inbox cursor (:class:`_InboxCursor`) therefore remembers the
+    # newest indexedAt stored (and which records carry exactly that time) and each call
+    # reads down to it.
+
+    async def fetch_inbox(self, cursor: str | None) -> InboxPage:
+        """Replies, mentions and quotes indexed after ``cursor``, oldest first.
+
+        The first sync reads the newest :data:`FIRST_SYNC_ITEMS`. When more arrived than
+        :data:`_INBOX_PAGES` pages hold, the AppView's own cursor is kept to read on down
+        next time (``more``) before the stored time moves: nothing is skipped.
+        """
+        state = _InboxCursor.parse(cursor)
+        session = await self._ensure_session()
+        since = _parse_indexed(state.since) if state.since else None
+        walking = since is not None or state.started
+        params: dict[str, str | Sequence[str]] = {
+            "reasons": list(_NOTIFICATION_KINDS),
+            "limit": str(_NOTIFICATION_PAGE if walking else FIRST_SYNC_ITEMS),
+        }
+        page_cursor = state.gap
+        rows: list[dict[str, Any]] = []
+        reached = False
+        for _ in range(_INBOX_PAGES if walking else 1):
+            query = {**params, "cursor": page_cursor} if page_cursor else params
+            body = await self._appview_get("app.bsky.notification.listNotifications", query)
+            listed = body.get("notifications")
+            listed = listed if isinstance(listed, list) else []
+            for row in listed:
+                if not isinstance(row, dict) or not isinstance(row.get("uri"), str):
+                    continue
+                indexed = _parse_indexed(row.get("indexedAt"))
+                if (
+                    since is not None
+                    and indexed is not None
+                    and (indexed < since or (indexed == since and row["uri"] in state.uris))
+                ):
+                    reached = True
+                    break
+                rows.append(row)
+            next_cursor = body.get("cursor")
+            page_cursor = next_cursor if isinstance(next_cursor, str) and next_cursor else None
+            if reached or not listed:
+                page_cursor = None  # down to what is stored, or nothing older exists
+            if page_cursor is None:
+                break
+        more = walking and page_cursor is not None
+        if rows and state.top is None:
+            newest = max(str(r.get("indexedAt") or "") for r in rows)
+            state.top = newest
+            state.top_uris = sorted({str(r["uri"]) for r in rows if r.get("indexedAt") == newest})
+        if more:
+            state.gap = page_cursor
+        else:
+            if state.top is not None:
+                state.since, state.uris = state.top, state.top_uris
+            state.gap, state.top, state.top_uris = None, None, []
+        state.started = True
+        items: dict[str, InboundItem] = {}
+        for row in rows:
+            item = self._inbound(row, session.did)
+            if item is not None and (
+                item.external_id not in items or item.kind is InboundKind.REPLY
+            ):
+                items[item.external_id] = item  # a reply that also names us: one REPLY
+        ordered = sorted(items.values(), key=lambda i: (i.created_at, i.external_id))
+        return InboxPage(items=tuple(ordered), cursor=state.dump(), more=more)
+
+    async def _appview_get(
+        self, nsid: str, params: Mapping[str, str | Sequence[str]]
+    ) -> dict[str, Any]:
+        if self.appview_url is None:
+            return await self._xrpc("GET", nsid, params=params)
+        service = await self._xrpc(
+            "GET",
+            "com.atproto.server.getServiceAuth",
+            params={"aud": str(self.appview_did), "lxm": nsid},
+        )
+        token = service.get("token")
+        if not isinstance(token, str):
+            raise TransientError("Bluesky answered getServiceAuth without a token")
+        request = self.http.build_request(
+            "GET",
+            f"{self.appview_url}/xrpc/{nsid}",
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        response = await self.errors.send(self.http, request)
+        body = response.json()
+        return body if isinstance(body, dict) else {}
+
+    def _inbound(self, row: Mapping[str, Any], me: str) -> InboundItem | None:
+        kind = _NOTIFICATION_KINDS.get(str(row.get("reason")))
+        record = row.get("record")
+        author = row.get("author")
+        if kind is None or not isinstance(record, dict) or not isinstance(author, dict):
+            return None
+        uri, cid = str(row["uri"]), str(row.get("cid") or "")
+        reply = record.get("reply") if isinstance(record.get("reply"), dict) else None
+        root = _ref_of(reply.get("root")) if reply else None
+        parent = _ref_of(reply.get("parent")) if reply else None
+        root = root or _StrongRef(uri=uri, cid=cid)
+        subject = row.get("reasonSubject")
+        our_post: str | None = None
+        if _repo_of(root.uri) == me:
+            our_post = root.uri
+        elif parent is not None and _repo_of(parent.uri) == me:
+            our_post = parent.uri
+        if kind is InboundKind.QUOTE:
+            quoted = _quoted_uri(record.get("embed"))
+            our_post = subject if isinstance(subject, str) else quoted
+        elif kind is InboundKind.MENTION and parent is not None and our_post is not None:
+            kind = InboundKind.REPLY  # a mention inside a thread under our post
+        elif kind is InboundKind.REPLY and our_post is None and isinstance(subject, str):
+            our_post = subject
+        handle = str(author.get("handle") or "")
+        avatar = author.get("avatar")
+        try:
+            _, _, rkey = parse_at_uri(uri)
+        except ValueError:
+            logger.info("skipping a notification with a malformed record URI: %s", uri)
+            return None
+        extra = {"uri": uri, "cid": cid, "root_uri": root.uri, "root_cid": root.cid}
+        if handle:
+            extra["handle"] = handle
+        return InboundItem(
+            external_id=uri,
+            kind=kind,
+            author=InboundAuthor(
+                external_id=str(author.get("did") or ""),
+                handle=handle,
+                display_name=str(author.get("displayName") or ""),
+                avatar_url=avatar if isinstance(avatar, str) else None,
+                url=f"{self.web_url}/profile/{handle or author.get('did')}",
+            ),
+            text=str(record.get("text") or ""),
+            created_at=_parse_indexed(row.get("indexedAt")) or dt.datetime.now(dt.UTC),
+            conversation_id=root.uri,
+            url=f"{self.web_url}/profile/{handle or _repo_of(uri)}/post/{rkey}",
+            in_reply_to=parent.uri if parent else None,
+            our_post_id=our_post,
+            from_us=author.get("did") == me,
+            extra=extra,
+        )
+
+    async def reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult:
+        """A post answering ``to`` (``reply: {root, parent}``) at the record key derived
+        from the idempotency key, like :meth:`publish`: a repeat finds, never doubles."""
+        self._check_media(post.media)
+        session = await self._ensure_session()
+        rkey = record_key(post.idempotency_key)
+        if post.media:  # a repeat must not upload the files again
+            found = await self._existing_part(session.did, rkey, post.text)
+            if found is not None:
+                return self._result([found])
+        parent = await self._target_ref(to)
+        root = _StrongRef(
+            uri=to.extra.get("root_uri") or parent.uri,
+            cid=to.extra.get("root_cid") or parent.cid,
+        )
+        record = await self._post_record(post, 0, post.text, [])
+        record["reply"] = {"root": root.to_record(), "parent": parent.to_record()}
+        ref, existed = await self._create_part(session.did, rkey, record)
+        logger.info(
+            "Bluesky reply to %s is %s%s",
+            to.external_id,
+            ref.uri,
+            " (already there)" if existed else "",
+        )
+        return self._result([ref])
+
+    async def find_reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult | None:
+        session = await self._ensure_session()
+        found = await self._existing_part(session.did, record_key(post.idempotency_key), post.text)
+        return self._result([found]) if found is not None else None
+
+    async def _target_ref(self, to: ReplyTarget) -> _StrongRef:
+        cid = to.extra.get("cid")
+        if cid:
+            return _StrongRef(uri=to.external_id, cid=cid)
+        return await self._record_ref(to.external_id)
+
+    async def _record_ref(self, uri: str) -> _StrongRef:
+        """The record's current cid, read through the PDS (which answers for any repo)."""
+        try:
+            repo, collection, rkey = parse_at_uri(uri)
+        except ValueError as exc:
+            raise Rejected(f"not a Bluesky post id: {uri}") from exc
+        body = await self._xrpc(
+            "GET",
+            "com.atproto.repo.getRecord",
+            params={"repo": repo, "collection": collection, "rkey": rkey},
+        )
+        return _StrongRef(uri=str(body.get("uri") or uri), cid=str(body["cid"]))
+
+    async def like(self, item_id: str) -> None:
+        """An ``app.bsky.feed.like`` record at a key derived from the liked post: liking
+        twice finds the first like instead of making a second."""
+        session = await self._ensure_session()
+        rkey = record_key(f"like:{item_id}")
+        existing = await self._like_at(session.did, rkey)
+        if existing is not None:
+            return
+        subject = await self._record_ref(item_id)
+        record = {
+            "$type": LIKE_COLLECTION,
+            "subject": subject.to_record(),
+            "createdAt": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
+        }
+        try:
+            await self._xrpc(
+                "POST",
+                "com.atproto.repo.createRecord",
+                json_body={
+                    "repo": session.did,
+                    "collection": LIKE_COLLECTION,
+                    "rkey": rkey,
+                    "record": record,
+                },
+            )
+        except (AuthExpired, RateLimited):
+            raise
+        except ConnectorError:
+            if await self._like_at(session.did, rkey) is None:
+                raise
+
+    async def _like_at(self, did: str, rkey: str) -> str | None:
+        try:
+            body = await self._xrpc(
+                "GET",
+                "com.atproto.repo.getRecord",
+                params={"repo": did, "collection": LIKE_COLLECTION, "rkey": rkey},
+            )
+        except _RecordNotFound:
+            return None
+        return str(body.get("uri"))
+
+    async def hide(self, item_id: str, *, hidden: bool = True) -> None:
+        raise Rejected(
+            "socialdesk cannot hide Bluesky replies yet (it needs a threadgate record with"
+            " hiddenReplies on our post); delete our own reply, or mute or block the author",
+            reason="not supported yet",
+        )
+
+    async def delete_item(self, item_id: str) -> None:
+        """Delete one of our own replies; a record in someone else's repository is theirs."""
+        session = await self._ensure_session()
+        try:
+            repo, collection, rkey = parse_at_uri(item_id)
+        except ValueError as exc:
+            raise Rejected(f"not a Bluesky post id: {item_id}") from exc
+        if repo not in (session.did, session.handle):
+            raise Rejected(
+                "Bluesky only lets an account delete its own posts; someone else's reply can"
+                " be hidden with a threadgate (not supported yet), or its author muted or blocked",
+                reason="not our post",
+            )
+        await self._xrpc(
+            "POST",
+            "com.atproto.repo.deleteRecord",
+            json_body={"repo": session.did, "collection": collection, "rkey": rkey},
+        )
+
+
+#: Notification reasons read into the inbox (likes, reposts, follows... are not).
+_NOTIFICATION_KINDS: dict[str, InboundKind] = {
+    "reply": InboundKind.REPLY,
+    "mention": InboundKind.MENTION,
+    "quote": InboundKind.QUOTE,
+}
+#: listNotifications answers at most 100 per page (lexicon: limit 1-100, default 50).
+_NOTIFICATION_PAGE = 100
+_INBOX_PAGES = 5
+#: What the first sync of a channel reads: the newest notifications, not the history.
+FIRST_SYNC_ITEMS = 50
+
+
+def _parse_indexed(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _repo_of(uri: str) -> str | None:
+    try:
+        return parse_at_uri(uri)[0]
+    except ValueError:
+        return None
+
+
+def _ref_of(value: Any) -> _StrongRef | None:
+    if isinstance(value, dict) and isinstance(value.get("uri"), str):
+        return _StrongRef(uri=value["uri"], cid=str(value.get("cid") or ""))
+    return None
+
+
+def _quoted_uri(embed: Any) -> str | None:
+    """The post an ``app.bsky.embed.record`` (or ``recordWithMedia``) quotes."""
+    if not isinstance(embed, dict):
+        return None
+    inner = embed.get("record")
+    if isinstance(inner, dict) and isinstance(inner.get("record"), dict):
+        inner = inner["record"]  # recordWithMedia: {record: {record: strongRef}, media}
+    ref = _ref_of(inner)
+    return ref.uri if ref else None
+
+
+@dataclass(slots=True)
+class _InboxCursor:
+    """Where the Bluesky inbox stopped reading, stored by the inbox as one opaque string."""
+
+    #: The newest indexedAt stored, and the records indexed at exactly that time.
+    since: str | None = None
+    uris: list[str] = field(default_factory=list)
+    #: More arrived than one call reads: the AppView cursor to read on from...
+    gap: str | None = None
+    #: ...and, once read, the newest seen meanwhile (becomes ``since``).
+    top: str | None = None
+    top_uris: list[str] = field(default_factory=list)
+    #: A first sync happened: with no time yet, the next reads every page there is.
+    started: bool = False
+
+    @classmethod
+    def parse(cls, cursor: str | None) -> _InboxCursor:
+        if not cursor:
+            return cls()
+        try:
+            data = json.loads(cursor)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            return cls()
+
+        def text(name: str) -> str | None:
+            value = data.get(name)
+            return value if isinstance(value, str) else None
+
+        def uris(name: str) -> list[str]:
+            value = data.get(name)
+            return [u for u in value if isinstance(u, str)] if isinstance(value, list) else []
+
+        return cls(
+            since=text("since"),
+            uris=uris("uris"),
+            gap=text("gap"),
+            top=text("top"),
+            top_uris=uris("top_uris"),
+            started=data.get("started") is True,
+        )
+
+    def dump(self) -> str:
+        values = {name: getattr(self, name) for name in self.__slots__}
+        return json.dumps({k: v for k, v in values.items() if v}, sort_keys=True)

@@ -18,6 +18,11 @@ Sources (checked 2026-11):
   answers a repeat with the status the first request created.
 - PKCE (S256 only) since Mastodon 4.3 (mastodon/mastodon#31129); older instances ignore
   the parameters, so sending them is always safe.
+- The inbox: methods/notifications (``types[]``, ``min_id`` / ``max_id`` / ``since_id``,
+  ``limit`` default 40 and at most 80, ``Link`` pages; scope ``read:notifications``),
+  entities/Notification (``mention``; ``quote`` since 4.5), methods/statuses (``context``,
+  ``favourite``, ``in_reply_to_id``), entities/Status (``visibility``, ``quote``). A direct
+  message is a ``mention`` notification whose status has visibility ``direct``.
 """
 
 from __future__ import annotations
@@ -45,12 +50,17 @@ from socialdesk.connectors.base import (
     Connector,
     Credentials,
     Idempotency,
+    InboundAuthor,
+    InboundItem,
+    InboundKind,
+    InboxPage,
     MediaItem,
     MediaRules,
     Network,
     OutboundPost,
     PublishResult,
     RateLimit,
+    ReplyTarget,
     TextCounting,
     TextRules,
 )
@@ -471,6 +481,11 @@ class MastodonConnector(Connector):
     )
     default_base_url: ClassVar[str | None] = None
     errors: ClassVar[ErrorMapper] = MastodonErrorMapper("Mastodon")
+    inbox_kinds: ClassVar[frozenset[InboundKind]] = frozenset(
+        {InboundKind.REPLY, InboundKind.MENTION, InboundKind.QUOTE, InboundKind.MESSAGE}
+    )
+    #: No ``hide``: Mastodon cannot hide a reply (mute, block or report instead).
+    inbox_actions: ClassVar[frozenset[str]] = frozenset({"reply", "like", "delete"})
     #: How long an instance remembers an ``Idempotency-Key``: a retry later than this
     #: needs :meth:`find_published` first.
     idempotency_window: ClassVar[int] = IDEMPOTENCY_KEY_SECONDS
@@ -489,6 +504,8 @@ class MastodonConnector(Connector):
         self.media_poll_interval = media_poll_interval
         #: What :meth:`verify` learned that the channel should keep in ``Credentials.extra``.
         self.channel_extra: dict[str, str] = {}
+        #: Ancestors (root first, as ``(status id, account id)``) of statuses seen in threads.
+        self._ancestors: dict[str, tuple[tuple[str, str], ...]] = {}
 
     # -- rules from the instance ---------------------------------------------------------
 
@@ -881,3 +898,253 @@ class MastodonConnector(Connector):
                 logger.info("Mastodon status %s is already gone", external_id)
                 return
             raise
+
+    # -- the inbox -----------------------------------------------------------------------
+    #
+    # Everything arrives as notifications (GET /api/v1/notifications): a reply to us or a
+    # post naming us is a ``mention`` (Mastodon clients put the @ in every reply), a direct
+    # message is a ``mention`` whose status has visibility ``direct``, a quote (Mastodon
+    # 4.5+) is a ``quote``. One ordered stream with one id sequence is what makes the
+    # cursor exact; GET /api/v1/conversations carries the same direct statuses again but
+    # pages by last activity, so it is not read.
+
+    async def fetch_inbox(self, cursor: str | None) -> InboxPage:
+        """Notifications newer than ``cursor`` (the newest notification id stored).
+
+        With a cursor: ``min_id`` returns the page *immediately* newer than it, so a busy
+        account is read in order, page by page (``more``), without a gap. Without one (the
+        first sync): the newest :data:`FIRST_SYNC_ITEMS` only, not the account's history.
+        """
+        params: list[tuple[str, str]] = [("types[]", t) for t in _NOTIFICATION_KINDS]
+        params.append(("limit", str(_NOTIFICATION_PAGE if cursor else FIRST_SYNC_ITEMS)))
+        if cursor:
+            params.append(("min_id", cursor))
+        response = await self._call("GET", "/api/v1/notifications", params=params)
+        page = response.json()
+        if not isinstance(page, list):
+            raise TransientError("Mastodon answered the notifications with an unexpected shape")
+        rows = [n for n in page if isinstance(n, dict) and n.get("id") is not None]
+        if not rows:
+            # nothing yet: from now on everything is new (min_id=0 reads from the first)
+            return InboxPage(items=(), cursor=cursor or "0", more=False)
+        rows.sort(key=lambda n: _id_order(str(n["id"])))
+        me = await self._account_id()
+        items: list[InboundItem] = []
+        seen: set[str] = set()
+        for notification in rows:
+            item = await self._inbound(notification, me)
+            if item is not None and item.external_id not in seen:
+                seen.add(item.external_id)
+                items.append(item)
+        newest = str(rows[-1]["id"])
+        more = cursor is not None and len(page) >= _NOTIFICATION_PAGE
+        return InboxPage(items=tuple(items), cursor=newest, more=more)
+
+    async def _inbound(self, notification: Mapping[str, Any], me: str) -> InboundItem | None:
+        kind = _NOTIFICATION_KINDS.get(str(notification.get("type")))
+        status = notification.get("status")
+        if kind is None or not isinstance(status, dict) or status.get("id") is None:
+            return None  # a type we did not ask for, or a status that is gone
+        account = status.get("account") or notification.get("account")
+        if not isinstance(account, dict):
+            return None
+        status_id = str(status["id"])
+        parent = status.get("in_reply_to_id")
+        ancestors = await self._thread_of(status) if parent is not None else ()
+        ours = [sid for sid, author in ancestors if author == me]
+        our_post_id = ours[0] if ours else None
+        visibility = str(status.get("visibility") or "public")
+        if kind is InboundKind.QUOTE:
+            quote = status.get("quote")
+            quoted = quote.get("quoted_status") if isinstance(quote, dict) else None
+            if isinstance(quoted, dict) and quoted.get("id") is not None:
+                our_post_id = str(quoted["id"])
+        elif visibility == "direct":
+            kind = InboundKind.MESSAGE
+        elif parent is not None and our_post_id is not None:
+            kind = InboundKind.REPLY
+        created = _parse_time(status.get("created_at")) or _parse_time(
+            notification.get("created_at")
+        )
+        url = status.get("url")
+        extra = {"visibility": visibility, "notification_id": str(notification["id"])}
+        if status.get("spoiler_text"):
+            extra["spoiler_text"] = str(status["spoiler_text"])
+        if status.get("language"):
+            extra["language"] = str(status["language"])
+        author = self._author(account)
+        extra["acct"] = author.handle
+        return InboundItem(
+            external_id=status_id,
+            kind=kind,
+            author=author,
+            text=status_text(str(status.get("content") or "")),
+            created_at=created or dt.datetime.now(dt.UTC),
+            conversation_id=ancestors[0][0] if ancestors else status_id,
+            url=url if isinstance(url, str) else None,
+            in_reply_to=str(parent) if parent is not None else None,
+            our_post_id=our_post_id,
+            from_us=str(account.get("id")) == me,
+            extra=extra,
+        )
+
+    def _author(self, account: Mapping[str, Any]) -> InboundAuthor:
+        acct = str(account.get("acct") or account.get("username") or "")
+        if "@" not in acct:  # a local account: name it with the instance, as verify() does
+            extra = {**self.credentials.extra, **self.channel_extra}
+            host = extra.get("instance_domain") or urlsplit(self.base_url).hostname or ""
+            acct = f"{acct}@{host}"
+        followers = account.get("followers_count")
+        avatar, url = account.get("avatar"), account.get("url")
+        return InboundAuthor(
+            external_id=str(account.get("id")),
+            handle=acct,
+            display_name=str(account.get("display_name") or account.get("username") or ""),
+            avatar_url=avatar if isinstance(avatar, str) else None,
+            url=url if isinstance(url, str) else None,
+            followers=followers if isinstance(followers, int) else None,
+        )
+
+    async def _thread_of(self, status: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+        """The status's ancestors, root first, as ``(id, account id)``.
+
+        From what an earlier item of the same thread taught us, else from
+        ``GET /api/v1/statuses/:id/context``.
+        """
+        parent = str(status.get("in_reply_to_id"))
+        if parent in self._ancestors:
+            parent_account = str(status.get("in_reply_to_account_id"))
+            return (*self._ancestors[parent], (parent, parent_account))
+        status_id = str(status["id"])
+        try:
+            context = _json_object(await self._call("GET", f"/api/v1/statuses/{status_id}/context"))
+        except Rejected:  # deleted meanwhile: what the status itself says
+            return ((parent, str(status.get("in_reply_to_account_id"))),)
+        ancestors = tuple(
+            (str(a["id"]), str((a.get("account") or {}).get("id")))
+            for a in context.get("ancestors") or ()
+            if isinstance(a, dict) and a.get("id") is not None
+        )
+        if len(self._ancestors) >= _THREAD_CACHE:
+            self._ancestors.clear()
+        self._ancestors[status_id] = ancestors
+        return ancestors
+
+    async def reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult:
+        """Answer ``to`` once: ``in_reply_to_id``, the same ``Idempotency-Key`` on every
+        attempt, never more public than what it answers (a direct message stays direct),
+        and the author mentioned (else a direct reply reaches nobody)."""
+        body = self._reply_body(to, post)
+        uploads = [await self._upload(item) for item in post.media]
+        await self._wait_for_media([media_id for media_id, processing in uploads if processing])
+        if uploads:
+            body["media_ids"] = [media_id for media_id, _ in uploads]
+        status = await self._post_status(body, post.idempotency_key)
+        url = status.get("url")
+        return PublishResult(
+            external_id=str(status["id"]), url=url if isinstance(url, str) else None
+        )
+
+    def _reply_body(self, to: ReplyTarget, post: OutboundPost) -> dict[str, Any]:
+        options = dict(post.options)
+        parent = to.extra.get("visibility") or ("direct" if to.kind is InboundKind.MESSAGE else "")
+        wanted = options.get("visibility") or parent or None
+        if wanted is not None and wanted not in _VISIBILITY_RANK:
+            raise ValidationError(
+                f"Mastodon visibility must be one of {', '.join(_VISIBILITY_RANK)}",
+                field="visibility",
+            )
+        if parent in _VISIBILITY_RANK and wanted is not None:
+            wanted = max(wanted, parent, key=_VISIBILITY_RANK.__getitem__)
+        if wanted is not None:
+            options["visibility"] = wanted
+        inherit_warning = "spoiler_text" not in options and "content_warning" not in options
+        if inherit_warning and to.extra.get("spoiler_text"):  # answer under the same warning
+            options["spoiler_text"] = to.extra["spoiler_text"]
+        fields, _ = self._status_fields(replace(post, options=options))
+        return {
+            **fields,
+            "status": _with_mention(post.text, to.extra.get("acct") or to.author_handle),
+            "in_reply_to_id": to.external_id,
+        }
+
+    async def find_reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult | None:
+        """Our answer to ``to`` if it is on the account: same parent, text and warning."""
+        attempted = post.options.get("attempted_at")
+        since = (
+            _parse_time(attempted.isoformat())
+            if isinstance(attempted, dt.datetime)
+            else _parse_time(attempted)
+        )
+        body = self._reply_body(to, post)
+        statuses = await self._recent_statuses(await self._account_id(), since=since)
+        found = self._match(
+            statuses,
+            str(body["status"]),
+            str(body.get("spoiler_text") or ""),
+            to.external_id,
+            len(post.media),
+            since,
+        )
+        if found is None:
+            return None
+        url = found.get("url")
+        return PublishResult(
+            external_id=str(found["id"]), url=url if isinstance(url, str) else None
+        )
+
+    async def like(self, item_id: str) -> None:
+        """``POST /api/v1/statuses/:id/favourite`` (a repeat changes nothing)."""
+        await self._call("POST", f"/api/v1/statuses/{item_id}/favourite")
+
+    async def hide(self, item_id: str, *, hidden: bool = True) -> None:
+        raise Rejected(
+            "Mastodon cannot hide a reply; mute or block its author, or report it, instead",
+            reason="not supported by Mastodon",
+        )
+
+    async def delete_item(self, item_id: str) -> None:
+        """Delete one of our own replies; Mastodon lets nobody delete someone else's post."""
+        try:
+            status = _json_object(await self._call("GET", f"/api/v1/statuses/{item_id}"))
+        except Rejected:
+            logger.info("Mastodon status %s is already gone", item_id)
+            return
+        owner = str((status.get("account") or {}).get("id"))
+        if owner != await self._account_id():
+            raise Rejected(
+                "Mastodon only lets an account delete its own posts; mute or block the"
+                " author, or report the post to the instance's moderators",
+                reason="not our post",
+            )
+        await self.delete(item_id)
+
+
+#: Notification types read into the inbox, and the kind each starts as.
+_NOTIFICATION_KINDS: dict[str, InboundKind] = {
+    "mention": InboundKind.MENTION,
+    "quote": InboundKind.QUOTE,
+}
+#: Mastodon's default page of notifications (its maximum is 80).
+_NOTIFICATION_PAGE = 40
+#: What the first sync of a channel reads: the newest notifications, not the history.
+FIRST_SYNC_ITEMS = 40
+_THREAD_CACHE = 2000
+#: From the most public to the least: a reply is never more public than what it answers.
+_VISIBILITY_RANK = {"public": 0, "unlisted": 1, "private": 2, "direct": 3}
+
+
+def _id_order(status_id: str) -> tuple[int, str]:
+    """Mastodon ids are numbers in strings; compare them as numbers."""
+    return (len(status_id), status_id)
+
+
+def _with_mention(text: str, acct: str) -> str:
+    """``text`` starting with ``@acct`` unless it already names that account."""
+    user = acct.lstrip("@").split("@")[0]
+    if not user:
+        return text
+    named = {m.group(1).casefold() for m in _MENTION.finditer(text)}
+    if user.casefold() in named:
+        return text
+    return f"@{acct.lstrip('@')} {text}"

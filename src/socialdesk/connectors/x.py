@@ -29,6 +29,13 @@ x-api/users/user-lookup-me, x-api/media/{initialize,append,finalize}-media-uploa
 x-api/media/get-media-upload-status, x-api/media/create-media-metadata,
 x-api/media/quickstart/best-practices, fundamentals/counting-characters,
 fundamentals/rate-limits and x-api/fundamentals/rate-limits.
+
+The inbox (same site): x-api/posts/user-mention-timeline-by-user-id (``since_id``,
+``until_id``, expansions, ``public_metrics``), and the reference pages of ``GET /2/tweets``,
+``GET /2/dm_events``, ``POST /2/dm_conversations/:id/messages``, ``POST /2/users/:id/likes``
+and ``PUT /2/tweets/:id/hidden``. The mentions timeline holds posts that mention the
+account; a quote without an @ is not promised to be there, and the fake leaves it out
+(``GET /2/tweets/:id/quote_tweets`` per post would find those; not done).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import base64
 import datetime as dt
 import hashlib
 import html
+import json
 import logging
 import re
 import secrets
@@ -56,12 +64,17 @@ from socialdesk.connectors.base import (
     Connector,
     Credentials,
     Idempotency,
+    InboundAuthor,
+    InboundItem,
+    InboundKind,
+    InboxPage,
     MediaItem,
     MediaRules,
     Network,
     OutboundPost,
     PublishResult,
     RateLimit,
+    ReplyTarget,
     TextCounting,
     TextRules,
 )
@@ -95,8 +108,18 @@ CHECKED = "2026-11"
 API_BASE_URL = "https://api.x.com"
 AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
 #: What socialdesk asks for: read and write posts, read the user, keep a refresh token,
-#: upload media.
-SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access", "media.write")
+#: upload media; for the inbox: like, hide replies, read and answer direct messages.
+SCOPES = (
+    "tweet.read",
+    "tweet.write",
+    "users.read",
+    "offline.access",
+    "media.write",
+    "like.write",
+    "tweet.moderate.write",
+    "dm.read",
+    "dm.write",
+)
 
 #: ``Rejected.reason`` for X's 403 "You are not allowed to create a Tweet with duplicate content."
 DUPLICATE_CONTENT = "duplicate content"
@@ -371,6 +394,10 @@ class XConnector(Connector):
         source="https://docs.x.com/x-api/fundamentals/rate-limits (POST /2/tweets, per user)",
     )
     errors: ClassVar[ErrorMapper] = XErrorMapper()
+    inbox_kinds: ClassVar[frozenset[InboundKind]] = frozenset(
+        {InboundKind.REPLY, InboundKind.MENTION, InboundKind.QUOTE, InboundKind.MESSAGE}
+    )
+    inbox_actions: ClassVar[frozenset[str]] = frozenset({"reply", "like", "hide", "delete"})
 
     def __init__(
         self,
@@ -385,6 +412,8 @@ class XConnector(Connector):
         self.oauth_client = oauth_client
         self._sleep = sleep
         self._user: AccountInfo | None = None
+        #: Who wrote the first post of each conversation seen (``conversation_id`` → user id).
+        self._root_authors: dict[str, str] = {}
 
     # -- OAuth ------------------------------------------------------------------------------
 
@@ -790,3 +819,377 @@ class XConnector(Connector):
             params["pagination_token"] = str(token)
         tweets.sort(key=lambda t: int(str(t["id"])) if str(t["id"]).isdigit() else 0)
         return tweets
+
+    # -- the inbox --------------------------------------------------------------------------
+    #
+    # Two streams, one opaque cursor (:class:`_InboxCursor`): the mentions timeline (replies,
+    # mentions, quotes: every post that names the account, replies included) read with
+    # ``since_id``, and direct messages (``GET /2/dm_events``), which have no ``since_id``
+    # and are read newest first down to the newest event already stored.
+
+    async def fetch_inbox(self, cursor: str | None) -> InboxPage:
+        """Mentions and direct messages newer than ``cursor``, oldest first.
+
+        X pages from the newest down. When more arrived than :data:`_INBOX_PAGES` pages
+        hold, the cursor remembers the gap (``until_id`` of the oldest post read) and the
+        next call reads on down to the old ``since_id`` before moving it: nothing is
+        skipped, and ``more`` says to call again.
+        """
+        state = _InboxCursor.parse(cursor)
+        me = await self._user_id()
+        items, more = await self._read_mentions(state, me)
+        if self._may_read_dms():
+            try:
+                messages, more_messages = await self._read_messages(state, me)
+            except Rejected as exc:  # a token granted before socialdesk asked for dm.read
+                logger.warning("X refused to list direct messages (%s); skipping them", exc.reason)
+            else:
+                items.extend(messages)
+                more = more or more_messages
+        items.sort(key=lambda item: (item.created_at, _snowflake(item.external_id)))
+        state.started = True  # later syncs read everything after this one, however much
+        return InboxPage(items=tuple(items), cursor=state.dump(), more=more)
+
+    def _may_read_dms(self) -> bool:
+        granted = self.credentials.extra.get("scope")
+        return granted is None or "dm.read" in granted.split()
+
+    async def _read_mentions(self, state: _InboxCursor, me: str) -> tuple[list[InboundItem], bool]:
+        params: dict[str, str | int] = {**_MENTION_FIELDS, "max_results": _INBOX_PAGE}
+        if state.since_id:
+            params["since_id"] = state.since_id
+        if state.until_id:
+            params["until_id"] = state.until_id
+        tweets: list[dict[str, Any]] = []
+        includes: dict[str, list[dict[str, Any]]] = {"users": [], "tweets": []}
+        token: str | None = None
+        # the first sync reads one page: the newest, not the account's history
+        for _ in range(_INBOX_PAGES if state.since_id or state.started else 1):
+            body = await self._call("GET", f"/2/users/{me}/mentions", params=params)
+            page = body.get("data") if isinstance(body, dict) else None
+            tweets.extend(t for t in page or () if isinstance(t, dict) and t.get("id"))
+            found = body.get("includes") if isinstance(body, dict) else None
+            for key in ("users", "tweets"):
+                extra = found.get(key) if isinstance(found, dict) else None
+                includes[key].extend(x for x in extra or () if isinstance(x, dict))
+            meta = body.get("meta") if isinstance(body, dict) else None
+            token = meta.get("next_token") if isinstance(meta, dict) else None
+            if not token:
+                break
+            params["pagination_token"] = str(token)
+        ids = sorted((str(t["id"]) for t in tweets), key=_snowflake)
+        more = bool(token) and bool(state.since_id or state.started)
+        if ids:
+            state.top_id = state.top_id or ids[-1]
+        if more:
+            state.until_id = ids[0]  # read on below the oldest read, next time
+        else:
+            state.since_id = state.top_id or state.since_id
+            state.until_id = state.top_id = None
+        users = {str(u.get("id")): u for u in includes["users"]}
+        authors = {str(t.get("id")): str(t.get("author_id")) for t in includes["tweets"]}
+        await self._learn_roots(tweets, authors)
+        return [self._mention_item(t, users, authors, me) for t in tweets], more
+
+    async def _learn_roots(self, tweets: list[dict[str, Any]], authors: dict[str, str]) -> None:
+        """Who started each conversation a reply belongs to (one look-up per 100)."""
+        for tweet_id, author in authors.items():
+            self._root_authors.setdefault(tweet_id, author)
+        unknown = sorted(
+            {
+                str(t["conversation_id"])
+                for t in tweets
+                if t.get("conversation_id")
+                and str(t["conversation_id"]) != str(t["id"])
+                and str(t["conversation_id"]) not in self._root_authors
+            }
+        )
+        for start in range(0, len(unknown), 100):
+            chunk = unknown[start : start + 100]
+            body = await self._call(
+                "GET", "/2/tweets", params={"ids": ",".join(chunk), "tweet.fields": "author_id"}
+            )
+            for root in (body.get("data") if isinstance(body, dict) else None) or ():
+                if isinstance(root, dict) and root.get("author_id"):
+                    self._root_authors[str(root["id"])] = str(root["author_id"])
+        if len(self._root_authors) > _ROOT_CACHE:
+            self._root_authors.clear()
+
+    def _mention_item(
+        self,
+        tweet: Mapping[str, Any],
+        users: Mapping[str, Mapping[str, Any]],
+        authors: Mapping[str, str],
+        me: str,
+    ) -> InboundItem:
+        tweet_id = str(tweet["id"])
+        conversation = str(tweet.get("conversation_id") or tweet_id)
+        refs = {
+            str(ref.get("type")): str(ref.get("id"))
+            for ref in tweet.get("referenced_tweets") or ()
+            if isinstance(ref, dict)
+        }
+        replied, quoted = refs.get("replied_to"), refs.get("quoted")
+        kind, our_post = InboundKind.MENTION, None
+        if quoted is not None and authors.get(quoted) == me:
+            kind, our_post = InboundKind.QUOTE, quoted
+        elif replied is not None:
+            if self._root_authors.get(conversation) == me:
+                kind, our_post = InboundKind.REPLY, conversation
+            elif authors.get(replied) == me or tweet.get("in_reply_to_user_id") == me:
+                kind, our_post = InboundKind.REPLY, replied
+        author_id = str(tweet.get("author_id"))
+        author = self._author(author_id, users.get(author_id))
+        return InboundItem(
+            external_id=tweet_id,
+            kind=kind,
+            author=author,
+            text=html.unescape(str(tweet.get("text") or "")),
+            created_at=_as_utc(tweet.get("created_at")) or _utcnow(),
+            conversation_id=conversation,
+            url=f"https://x.com/{author.handle or 'i/web'}/status/{tweet_id}",
+            in_reply_to=replied,
+            our_post_id=our_post,
+            from_us=author_id == me,
+            extra={"username": author.handle},
+        )
+
+    @staticmethod
+    def _author(user_id: str, user: Mapping[str, Any] | None) -> InboundAuthor:
+        user = user or {}
+        metrics = user.get("public_metrics")
+        followers = metrics.get("followers_count") if isinstance(metrics, dict) else None
+        username = str(user.get("username") or "")
+        avatar = user.get("profile_image_url")
+        return InboundAuthor(
+            external_id=user_id,
+            handle=username,
+            display_name=str(user.get("name") or ""),
+            avatar_url=avatar if isinstance(avatar, str) else None,
+            url=f"https://x.com/{username}" if username else None,
+            followers=followers if isinstance(followers, int) else None,
+        )
+
+    async def _read_messages(self, state: _InboxCursor, me: str) -> tuple[list[InboundItem], bool]:
+        """DM events newer than the newest stored, newest first, down to it."""
+        params: dict[str, str | int] = {**_DM_FIELDS, "max_results": _INBOX_PAGE}
+        if state.dm_token:
+            params["pagination_token"] = state.dm_token
+        floor = _snowflake(state.dm_since_id) if state.dm_since_id else None
+        events: list[dict[str, Any]] = []
+        users: dict[str, Mapping[str, Any]] = {}
+        token: str | None = None
+        reached = False
+        for _ in range(_INBOX_PAGES if floor is not None or state.started else 1):
+            body = await self._call("GET", "/2/dm_events", params=params)
+            for event in (body.get("data") if isinstance(body, dict) else None) or ():
+                if not isinstance(event, dict) or not event.get("id"):
+                    continue
+                if floor is not None and _snowflake(str(event["id"])) <= floor:
+                    reached = True
+                    break
+                if event.get("event_type", "MessageCreate") == "MessageCreate":
+                    events.append(event)
+            found = body.get("includes") if isinstance(body, dict) else None
+            for user in (found.get("users") if isinstance(found, dict) else None) or ():
+                if isinstance(user, dict):
+                    users[str(user.get("id"))] = user
+            meta = body.get("meta") if isinstance(body, dict) else None
+            token = meta.get("next_token") if isinstance(meta, dict) else None
+            if reached or not token:
+                break
+            params["pagination_token"] = str(token)
+        ids = sorted((str(e["id"]) for e in events), key=_snowflake)
+        if ids:
+            state.dm_top_id = state.dm_top_id or ids[-1]
+        more = bool(token) and not reached and (floor is not None or state.started)
+        if more:
+            state.dm_token = str(token)
+        else:
+            state.dm_since_id = state.dm_top_id or state.dm_since_id
+            state.dm_token = state.dm_top_id = None
+        items = []
+        for event in events:
+            sender = str(event.get("sender_id"))
+            author = self._author(sender, users.get(sender))
+            items.append(
+                InboundItem(
+                    external_id=str(event["id"]),
+                    kind=InboundKind.MESSAGE,
+                    author=author,
+                    text=html.unescape(str(event.get("text") or "")),
+                    created_at=_as_utc(event.get("created_at")) or _utcnow(),
+                    conversation_id=str(event.get("dm_conversation_id") or ""),
+                    from_us=sender == me,
+                    extra={
+                        "username": author.handle,
+                        "dm_conversation_id": str(event.get("dm_conversation_id") or ""),
+                    },
+                )
+            )
+        return items, more
+
+    async def reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult:
+        """A reply post (``reply.in_reply_to_tweet_id``), or a direct message in the same
+        conversation for a MESSAGE. X has no idempotency key: after ``UncertainOutcome``
+        call :meth:`find_reply`; a repeat that X refuses as duplicate content is taken as
+        the earlier attempt when it is found."""
+        if to.kind is InboundKind.MESSAGE:
+            conversation = to.extra.get("dm_conversation_id") or to.conversation_id
+            body = await self._call(
+                "POST", f"/2/dm_conversations/{conversation}/messages", json={"text": post.text}
+            )
+            event_id = _data(body).get("dm_event_id")
+            if not event_id:
+                raise UncertainOutcome("X accepted the message but did not say its id")
+            return PublishResult(external_id=str(event_id))
+        self._check_media(post.media)
+        media_ids = [await self._upload(item) for item in post.media]
+        body_json: dict[str, Any] = {
+            "text": post.text,
+            "reply": {"in_reply_to_tweet_id": to.external_id},
+        }
+        if media_ids:
+            body_json["media"] = {"media_ids": media_ids}
+        try:
+            tweet_id = await self._create(body_json)
+        except Rejected as exc:
+            if exc.reason != DUPLICATE_CONTENT or not post.options.get("attempted_at"):
+                raise
+            found = await self.find_reply(to, post)
+            if found is None:
+                raise
+            logger.info("X reply %s of an earlier attempt found", found.external_id)
+            return found
+        return PublishResult(external_id=tweet_id, url=self._post_url(tweet_id))
+
+    async def find_reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult | None:
+        """Our answer to ``to`` made since the first attempt, matched by its text."""
+        since = _as_utc(post.options.get("attempted_at"))
+        since = (since or _utcnow() - LOOKUP_LOOKBACK) - _CLOCK_SKEW
+        wanted = comparable_text(post.text)
+        if to.kind is InboundKind.MESSAGE:
+            return await self._find_message(to, wanted, since)
+        for tweet in await self._timeline(since):
+            if (
+                _replied_to(tweet) == to.external_id
+                and comparable_text(_tweet_text(tweet)) == wanted
+            ):
+                tweet_id = str(tweet["id"])
+                return PublishResult(external_id=tweet_id, url=self._post_url(tweet_id))
+        return None
+
+    async def _find_message(
+        self, to: ReplyTarget, wanted: str, since: dt.datetime
+    ) -> PublishResult | None:
+        me = await self._user_id()
+        conversation = to.extra.get("dm_conversation_id") or to.conversation_id
+        params: dict[str, str | int] = {**_DM_FIELDS, "max_results": _INBOX_PAGE}
+        for _ in range(_MAX_LOOKUP_PAGES):
+            body = await self._call("GET", "/2/dm_events", params=params)
+            events = [e for e in (body.get("data") or ()) if isinstance(e, dict)]
+            for event in events:
+                if (
+                    str(event.get("sender_id")) == me
+                    and str(event.get("dm_conversation_id")) == conversation
+                    and comparable_text(str(event.get("text") or "")) == wanted
+                ):
+                    return PublishResult(external_id=str(event["id"]))
+            oldest = _as_utc(events[-1].get("created_at")) if events else None
+            token = (body.get("meta") or {}).get("next_token")
+            if not token or (oldest is not None and oldest < since):
+                return None
+            params["pagination_token"] = str(token)
+        return None
+
+    async def like(self, item_id: str) -> None:
+        me = await self._user_id()
+        body = await self._call("POST", f"/2/users/{me}/likes", json={"tweet_id": item_id})
+        if _data(body).get("liked") is not True:
+            raise Rejected(f"X did not like post {item_id}", reason="not liked")
+
+    async def hide(self, item_id: str, *, hidden: bool = True) -> None:
+        """``PUT /2/tweets/:id/hidden``: only replies to a conversation we started."""
+        try:
+            body = await self._call("PUT", f"/2/tweets/{item_id}/hidden", json={"hidden": hidden})
+        except Rejected as exc:
+            raise Rejected(
+                f"X refused to {'hide' if hidden else 'unhide'} {item_id} ({exc.reason}); only"
+                " replies under the account's own posts can be hidden",
+                reason=exc.reason,
+            ) from exc
+        if _data(body).get("hidden") is not hidden:
+            raise Rejected(f"X did not change whether {item_id} is hidden", reason="not hidden")
+
+    async def delete_item(self, item_id: str) -> None:
+        """Delete one of our own replies; X lets nobody delete someone else's post."""
+        body = await self._call("GET", f"/2/tweets/{item_id}", params={"tweet.fields": "author_id"})
+        tweet = _data(body)
+        if not tweet:
+            logger.info("X post %s is already gone", item_id)
+            return
+        if str(tweet.get("author_id")) != await self._user_id():
+            raise Rejected(
+                "X only lets an account delete its own posts; hide the reply instead",
+                reason="not our post",
+            )
+        await self.delete(item_id)
+
+
+_INBOX_PAGE = 100
+#: Pages one ``fetch_inbox`` reads per stream before it hands back what it has.
+_INBOX_PAGES = 5
+_ROOT_CACHE = 10_000
+_MENTION_FIELDS: dict[str, str | int] = {
+    "tweet.fields": "author_id,conversation_id,created_at,in_reply_to_user_id,referenced_tweets",
+    "expansions": "author_id,referenced_tweets.id,referenced_tweets.id.author_id",
+    "user.fields": "name,username,profile_image_url,public_metrics",
+}
+_DM_FIELDS: dict[str, str | int] = {
+    "dm_event.fields": "id,text,event_type,created_at,dm_conversation_id,sender_id",
+    "event_types": "MessageCreate",
+    "expansions": "sender_id",
+    "user.fields": "name,username,profile_image_url,public_metrics",
+}
+
+
+def _snowflake(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+@dataclass(slots=True)
+class _InboxCursor:
+    """Where the X inbox stopped reading, stored by the inbox as one opaque string."""
+
+    #: Mentions: everything up to this post is read.
+    since_id: str | None = None
+    #: Mentions arrived faster than one call reads: read on below this post next time...
+    until_id: str | None = None
+    #: ...and once done, everything up to this (the newest seen meanwhile) is read.
+    top_id: str | None = None
+    #: Direct messages: the newest event read, a page token to read on, the newest seen.
+    dm_since_id: str | None = None
+    dm_token: str | None = None
+    dm_top_id: str | None = None
+    #: A first sync happened: with no id yet, the next reads every page there is.
+    started: bool = False
+
+    @classmethod
+    def parse(cls, cursor: str | None) -> _InboxCursor:
+        if not cursor:
+            return cls()
+        try:
+            data = json.loads(cursor)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):  # an older cursor: the newest mention id
+            return cls(since_id=cursor if cursor.isdigit() else None)
+        fields = {name: data.get(name) for name in cls.__slots__ if name != "started"}
+        ids = {k: str(v) for k, v in fields.items() if isinstance(v, str | int)}
+        return cls(**ids, started=data.get("started") is True)
+
+    def dump(self) -> str:
+        values = {name: getattr(self, name) for name in self.__slots__}
+        return json.dumps(
+            {k: v for k, v in values.items() if v is not None and v is not False}, sort_keys=True
+        )

@@ -356,8 +356,22 @@ def test_disconnecting_keeps_the_channel_visible(
         assert session.get_one(Channel, channel.id).status == "disconnected"
 
 
-@pytest.mark.parametrize("role", [Role.ANALYST, Role.APPROVER, Role.MANAGER])
-def test_everyone_sees_channels_but_only_managers_connect(
+def test_an_approver_sees_no_channels(
+    app: FastAPI, client: TestClient, db: Database, ana_workspace: Workspace
+) -> None:
+    """An approver (often the client) sees what was sent to them, not the accounts."""
+    add_channel(app, db, ana_workspace)
+    add_member(db, ana_workspace, make_user(db, "bo@example.com"), Role.APPROVER)
+    sign_in(client, "bo@example.com")
+    assert client.get(f"/w/{ana_workspace.id}/channels").status_code == 403
+    approvals = client.get(f"/w/{ana_workspace.id}/approvals")
+    assert approvals.status_code == 200
+    assert f'href="/w/{ana_workspace.id}/channels"' not in approvals.text
+    assert "@alice@mastodon.example" not in approvals.text
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.MANAGER])
+def test_readers_see_channels_but_only_managers_connect(
     app: FastAPI, client: TestClient, db: Database, ana_workspace: Workspace, role: Role
 ) -> None:
     channel = add_channel(app, db, ana_workspace)
