@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, sync_playwright
 
 from socialdesk.config import Settings, load_settings
 from socialdesk.storage import Database
@@ -82,3 +83,15 @@ def chromium_path() -> Path:
             pytest.fail(f"mandatory in CI: {reason}")
         pytest.skip(reason)
     return CHROMIUM
+
+
+@pytest.fixture
+def browser(chromium_path: Path) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(chromium_path), args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()

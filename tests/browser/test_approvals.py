@@ -9,14 +9,12 @@ SOCIALDESK_SCREENSHOTS is set.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from socialdesk.accounts import workspaces
@@ -27,42 +25,11 @@ from socialdesk.publishing.posts import ChannelContent, PostDraft
 from socialdesk.storage.session import scope_to_workspace
 from socialdesk.storage.tables import Channel, Delivery, Post, User, VaultSecret, Workspace
 from socialdesk.storage.types import utcnow
-from tests.browser.conftest import CHROMIUM_ARGS, LiveServer
-from tests.web.ui.helpers import PASSWORD, add_member, make_user, make_workspace
+from tests.browser.conftest import LiveServer
+from tests.browser.helpers import screenshot, sign_in, watch_console
+from tests.web.ui.helpers import add_member, make_user, make_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def browser(chromium_path: Path) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(chromium_path), args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _watch(page: Page, problems: list[str]) -> None:
-    """Console errors include CSP refusals (an inline style or script would show here)."""
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"{page.url}: {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-
-
-def _screenshot(page: Page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
-    if os.environ.get("SOCIALDESK_SCREENSHOTS"):
-        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def _channel(live: LiveServer, workspace: Workspace) -> uuid.UUID:
@@ -110,14 +77,6 @@ def _draft(
         return post.id
 
 
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
-
-
 def test_send_for_approval_then_approve_and_reject(
     live_server: LiveServer, browser: Browser, tmp_path: Path
 ) -> None:
@@ -139,8 +98,8 @@ def test_send_for_approval_then_approve_and_reject(
         viewport={"width": 1280, "height": 860}, timezone_id="Europe/Paris", base_url=base
     )
     manager = manager_context.new_page()
-    _watch(manager, problems)
-    _sign_in(manager, "mia@example.com")
+    watch_console(manager, problems)
+    sign_in(manager, "mia@example.com")
 
     # 1. The manager finds the draft and sends it to the client.
     manager.goto(f"{ws}/approvals")
@@ -149,7 +108,7 @@ def test_send_for_approval_then_approve_and_reject(
     expect(manager.get_by_role("heading", name="Review post")).to_be_visible()
     manager.get_by_label("Send to").select_option(label="Carl Client (carl@client.example)")
     manager.get_by_label("Note").fill("For Friday's newsletter, please.")
-    _screenshot(manager, tmp_path, "approvals-send-1280")
+    screenshot(manager, tmp_path, "approvals-send-1280")
     manager.get_by_role("button", name="Send for approval").click()
     expect(manager.get_by_text("Sent for approval to Carl Client.")).to_be_visible()
     expect(manager.locator(".ap-title .badge")).to_have_text("Waiting for approval")
@@ -159,7 +118,7 @@ def test_send_for_approval_then_approve_and_reject(
     expect(manager.get_by_text("Sent for approval to everyone who approves posts.")).to_be_visible()
     manager.goto(f"{ws}/approvals")
     expect(manager.locator(".ap-row")).to_have_count(2)
-    _screenshot(manager, tmp_path, "approvals-queue-1280")
+    screenshot(manager, tmp_path, "approvals-queue-1280")
 
     # 2. The client, on a phone, lands on what was sent and hears of it in the bell.
     client_context = browser.new_context(
@@ -170,20 +129,20 @@ def test_send_for_approval_then_approve_and_reject(
         has_touch=True,
     )
     client = client_context.new_page()
-    _watch(client, problems)
-    _sign_in(client, "carl@client.example")
+    watch_console(client, problems)
+    sign_in(client, "carl@client.example")
     client.goto(ws)
     expect(client).to_have_url(f"{base}{ws}/approvals")
     expect(client.locator("#bell-count")).to_contain_text("2")
-    _screenshot(client, tmp_path, "approvals-queue-390")
+    screenshot(client, tmp_path, "approvals-queue-390")
     client.get_by_role("button", name="Notifications").click()
     panel = client.locator("#bell-panel")
     expect(panel.get_by_text("Mia Chen asks you to approve a post")).to_have_count(2)
-    _screenshot(client, tmp_path, "approvals-bell-390")
+    screenshot(client, tmp_path, "approvals-bell-390")
     panel.get_by_role("button", name=re.compile("For Friday")).click()
     expect(client).to_have_url(f"{base}{ws}/approvals/{first}")
     expect(client.get_by_text("For Friday's newsletter, please.")).to_be_visible()
-    _screenshot(client, tmp_path, "approvals-review-390")
+    screenshot(client, tmp_path, "approvals-review-390")
 
     # 3. Approve: the post is scheduled for its planned time.
     client.get_by_role("button", name="Approve", exact=True).click()
@@ -216,7 +175,7 @@ def test_send_for_approval_then_approve_and_reject(
     expect(rejection).to_contain_text("Rejected by Carl Client")
     expect(rejection).to_contain_text("Say until when, please: 5 to 7 pm?")
     expect(manager.locator(".ap-title .badge")).to_have_text("Draft")
-    _screenshot(manager, tmp_path, "approvals-rejected-1280")
+    screenshot(manager, tmp_path, "approvals-rejected-1280")
     with db.transaction() as session:
         assert session.get_one(Post, second).status == "draft"
 

@@ -10,39 +10,25 @@ Times are chosen in a time zone where it is now between 02:00 and 21:59, so that
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import select
 
 from socialdesk.storage.tables import Delivery, Post, User
-from tests.browser.conftest import CHROMIUM_ARGS, LiveServer
+from tests.browser.conftest import LiveServer
+from tests.browser.helpers import screenshot, sign_in, watch_console
 from tests.publishing.calendar_data import make_channel, make_posts
-from tests.web.ui.helpers import PASSWORD, make_user, make_workspace
+from tests.web.ui.helpers import make_user, make_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ZONES = ("Europe/Paris", "America/New_York", "Asia/Tokyo", "Pacific/Auckland", "UTC")
 REASON = "Mastodon said: Validation failed: Text character limit of 500 exceeded"
-
-
-@pytest.fixture
-def browser(chromium_path: Path) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(chromium_path), args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _zone() -> str:
@@ -50,22 +36,6 @@ def _zone() -> str:
         if 2 <= dt.datetime.now(ZoneInfo(name)).hour <= 21:
             return name
     raise AssertionError("some zone always has a daytime hour")
-
-
-def _screenshot(page: Page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
-    if os.environ.get("SOCIALDESK_SCREENSHOTS"):
-        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def _watch(page: Page, problems: list[str]) -> None:
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"{page.url}: {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
 
 
 def _drag(page: Page, source: Locator, target: Locator) -> None:
@@ -92,14 +62,6 @@ def _drag(page: Page, source: Locator, target: Locator) -> None:
 def _scheduled_at(server: LiveServer, post_id: uuid.UUID) -> dt.datetime | None:
     with server.db.transaction() as session:
         return session.get_one(Post, post_id).scheduled_at
-
-
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()
 
 
 def test_calendar_drag_refusal_keyboard_phone_and_retry(
@@ -170,8 +132,8 @@ def test_calendar_drag_refusal_keyboard_phone_and_retry(
         viewport={"width": 1280, "height": 900}, timezone_id=zone_name, base_url=live_server.url
     )
     page = context.new_page()
-    _watch(page, problems)
-    _sign_in(page, "ana@example.com")
+    watch_console(page, problems)
+    sign_in(page, "ana@example.com")
     page.goto(f"/w/{workspace.id}/calendar?view=month&date={today.isoformat()}")
     expect(page.get_by_role("heading", name="Calendar", exact=True)).to_be_visible()
 
@@ -198,7 +160,7 @@ def test_calendar_drag_refusal_keyboard_phone_and_retry(
     expect(tomorrow_cell.locator(".sd-event", has_text="Cannot go back in time")).to_be_visible()
     expect(today_cell.locator(".sd-event", has_text="Cannot go back in time")).to_have_count(0)
     assert _scheduled_at(live_server, too_late) == before
-    _screenshot(page, tmp_path, "calendar")
+    screenshot(page, tmp_path, "calendar")
 
     # 3. The keyboard: every post is a link; Enter opens its page with the deliveries.
     link = page.locator("a", has=page.locator(".sd-event", has_text="Move me to today"))
@@ -223,7 +185,7 @@ def test_calendar_drag_refusal_keyboard_phone_and_retry(
     # 5. The failures view: the network's reason, and a retry that queues it again.
     page.goto(f"/w/{workspace.id}/failures")
     expect(page.get_by_text(REASON)).to_be_visible()
-    _screenshot(page, tmp_path, "failures")
+    screenshot(page, tmp_path, "failures")
     page.get_by_role("button", name=re.compile("^Retry")).click()
     expect(page.get_by_text(f"Trying {mastodon.handle} again now.")).to_be_visible()
     expect(page.get_by_text("Nothing failed")).to_be_visible()
@@ -236,11 +198,11 @@ def test_calendar_drag_refusal_keyboard_phone_and_retry(
         viewport={"width": 390, "height": 844}, timezone_id=zone_name, base_url=live_server.url
     )
     small = phone.new_page()
-    _watch(small, problems)
-    _sign_in(small, "ana@example.com")
+    watch_console(small, problems)
+    sign_in(small, "ana@example.com")
     small.goto(f"/w/{workspace.id}/calendar")
     expect(small.locator(".sd-event-in-list").first).to_be_visible()
-    _screenshot(small, tmp_path, "calendar-390")
+    screenshot(small, tmp_path, "calendar-390")
 
     # The refused move is logged by the browser as a failed request; nothing else may be
     # (a CSP refusal or a script error would show here).

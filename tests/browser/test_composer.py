@@ -13,7 +13,6 @@ environment has SOCIALDESK_SCREENSHOTS set.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from socialdesk.accounts import users, workspaces
 from socialdesk.accounts.audit import Actor
@@ -34,7 +33,8 @@ from socialdesk.publishing.channels import connect_channel
 from socialdesk.publishing.runtime import NetworkRuntime
 from socialdesk.storage.tables import Channel
 from socialdesk.worker import Worker
-from tests.browser.conftest import CHROMIUM_ARGS, LiveServer
+from tests.browser.conftest import LiveServer
+from tests.browser.helpers import screenshot, sign_in, watch_console
 from tests.fakes.mastodon import FakeServer, run_server
 from tests.support.pds import LocalPds, pds
 
@@ -45,45 +45,14 @@ T = TypeVar("T")
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
 PASSWORD = "a long enough passphrase"
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TEXT = "Our spring menu is here 🌸 Lavender latte all week at the café. #coffee"
 ALT = "A lavender latte with a leaf drawn in the foam, on a wooden table"
-
-
-@pytest.fixture
-def browser(chromium_path: Path) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(chromium_path), args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
 def mastodon() -> Iterator[FakeServer]:
     with run_server("--no-rate-limits") as server:
         yield server
-
-
-def _watch_console(page: Page, problems: list[str]) -> None:
-    """Console errors include CSP refusals and failed htmx swaps."""
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"{page.url}: {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-
-
-def _screenshot(page: Page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
-    if os.environ.get("SOCIALDESK_SCREENSHOTS"):
-        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def _off_the_loop(function: Callable[[], T]) -> T:
@@ -138,14 +107,6 @@ def _run_worker_now(server: LiveServer) -> int:
         network.close()
 
 
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()
-
-
 def test_compose_and_publish_to_bluesky_and_mastodon(
     live_server: LiveServer,
     browser: Browser,
@@ -190,8 +151,8 @@ def test_compose_and_publish_to_bluesky_and_mastodon(
         base_url=live_server.url,
     )
     page = context.new_page()
-    _watch_console(page, problems)
-    _sign_in(page, "ana@example.com")
+    watch_console(page, problems)
+    sign_in(page, "ana@example.com", PASSWORD)
 
     # The sidebar's "New post" opens the composer.
     page.goto(f"/w/{workspace_id}/settings")
@@ -236,22 +197,22 @@ def test_compose_and_publish_to_bluesky_and_mastodon(
     expect(page.locator(f"#panel-{toots.id} .badge-custom")).to_be_visible()
     expect(page.locator(".pv-mastodon .pv-text")).to_contain_text("#fediverse")
     page.get_by_role("tab", name="All channels").click()
-    _screenshot(page, tmp_path, "composer")
+    screenshot(page, tmp_path, "composer")
 
     # The same page at a phone's width.
     phone = browser.new_context(
         viewport={"width": 390, "height": 844}, timezone_id="Europe/Paris", base_url=live_server.url
     )
     small = phone.new_page()
-    _watch_console(small, problems)
-    _sign_in(small, "ana@example.com")
+    watch_console(small, problems)
+    sign_in(small, "ana@example.com", PASSWORD)
     small.goto(f"/w/{workspace_id}/compose")
     small.get_by_role("checkbox", name=re.compile(re.escape(account.handle))).check()
     small.get_by_label("Text for every channel").fill(TEXT)
     expect(small.locator(f"#count-{bluesky.id}")).to_contain_text(f"{len(TEXT)}/300")
     width = small.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the composer scrolls sideways at 390 px ({width} px wide)"
-    _screenshot(small, tmp_path, "composer-390")
+    screenshot(small, tmp_path, "composer-390")
     phone.close()
 
     # 5. Post now.

@@ -7,51 +7,19 @@ has SOCIALDESK_SCREENSHOTS set (so a normal test run never writes into the repos
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from socialdesk.web.security import setup_token
-from tests.browser.conftest import CHROMIUM_ARGS, LiveServer
+from tests.browser.conftest import LiveServer
+from tests.browser.helpers import screenshot, watch_console
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PASSWORD = "a long enough passphrase"
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def browser(chromium_path: Path) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(chromium_path), args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _watch_console(page: Page, problems: list[str]) -> None:
-    """Console errors include CSP refusals (an inline style or script would show here)."""
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"{page.url}: {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-
-
-def _screenshot(page: Page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
-    if os.environ.get("SOCIALDESK_SCREENSHOTS"):
-        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_first_run(live_server: LiveServer, browser: Browser, tmp_path: Path) -> None:
@@ -62,7 +30,7 @@ def test_first_run(live_server: LiveServer, browser: Browser, tmp_path: Path) ->
         viewport={"width": 1280, "height": 860}, timezone_id="Europe/Paris", base_url=base
     )
     page = admin.new_page()
-    _watch_console(page, problems)
+    watch_console(page, problems)
 
     # 1. The setup link, as `socialdesk serve` prints it.
     token = setup_token(live_server.settings.resolved_secret_key())
@@ -73,7 +41,7 @@ def test_first_run(live_server: LiveServer, browser: Browser, tmp_path: Path) ->
     page.get_by_label("E-mail").fill("ana@example.com")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("Workspace name").fill("Acme Coffee")
-    _screenshot(page, tmp_path, "setup")
+    screenshot(page, tmp_path, "setup")
     page.get_by_role("button", name="Create account and workspace").click()
     expect(page).to_have_url(re.compile(r"/w/[0-9a-f-]+/members$"))
     expect(page.get_by_text("Welcome to socialdesk!")).to_be_visible()
@@ -85,7 +53,7 @@ def test_first_run(live_server: LiveServer, browser: Browser, tmp_path: Path) ->
     expect(page.get_by_text("You are signed out.")).to_be_visible()
     page.get_by_label("E-mail").fill("ana@example.com")
     page.get_by_label("Password").fill(PASSWORD)
-    _screenshot(page, tmp_path, "login")
+    screenshot(page, tmp_path, "login")
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{base}/")
     expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()
@@ -106,23 +74,23 @@ def test_first_run(live_server: LiveServer, browser: Browser, tmp_path: Path) ->
     link_box = page.get_by_label("Invitation link")
     expect(link_box).to_have_value(re.compile(rf"^{re.escape(base)}/invite/inv_"))
     link = link_box.input_value()
-    _screenshot(page, tmp_path, "members-invited")
+    screenshot(page, tmp_path, "members-invited")
 
     # 5. The invitee opens the link in another browser and signs up.
     invitee_context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=base)
     invitee = invitee_context.new_page()
-    _watch_console(invitee, problems)
+    watch_console(invitee, problems)
     invitee.goto(link)
     expect(invitee.get_by_role("heading", name="Northwind Outdoor")).to_be_visible()
     expect(invitee.get_by_text("bob@example.com").first).to_be_visible()
     invitee.get_by_label("Your name").fill("Bob Stone")
     invitee.get_by_label("Choose a password").fill(PASSWORD)
     invitee.get_by_label("Password again").fill(PASSWORD)
-    _screenshot(invitee, tmp_path, "invitation-390")
+    screenshot(invitee, tmp_path, "invitation-390")
     invitee.get_by_role("button", name="Create account and join").click()
     expect(invitee).to_have_url(f"{base}{workspace_path}/members")
     expect(invitee.get_by_text("Welcome to Northwind Outdoor!")).to_be_visible()
-    _screenshot(invitee, tmp_path, "members-390")
+    screenshot(invitee, tmp_path, "members-390")
     # The phone-width menu opens and lists the workspace.
     invitee.get_by_role("button", name="Menu", exact=True).click()
     expect(invitee.get_by_role("link", name="API tokens")).to_be_visible()
@@ -146,7 +114,7 @@ def test_first_run(live_server: LiveServer, browser: Browser, tmp_path: Path) ->
     expect(page.locator(".toast-error")).to_contain_text("at least one owner")
     expect(own_role).to_have_value("owner")
     page.goto("/")
-    _screenshot(page, tmp_path, "workspaces")
+    screenshot(page, tmp_path, "workspaces")
 
     # The browser and htmx log the refused request above as errors; anything else
     # (a CSP refusal, a script error) is a problem.

@@ -10,14 +10,12 @@ has SOCIALDESK_SCREENSHOTS set.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from socialdesk.accounts import users, workspaces
@@ -28,25 +26,13 @@ from socialdesk.publishing.channels import connect_channel
 from socialdesk.publishing.runtime import NetworkRuntime
 from socialdesk.storage.tables import Post
 from socialdesk.storage.types import utcnow
-from tests.browser.conftest import CHROMIUM_ARGS, LiveServer
+from tests.browser.conftest import LiveServer
+from tests.browser.helpers import screenshot, sign_in, watch_console
 from tests.fakes.mastodon import MastodonFake
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PASSWORD = "a long enough passphrase"
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def browser(chromium_path: Path) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(chromium_path), args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
@@ -87,30 +73,6 @@ def workspace_id(live_server: LiveServer) -> str:
     return str(workspace.id)
 
 
-def _watch_console(page: Page, problems: list[str]) -> None:
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"{page.url}: {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-
-
-def _screenshot(page: Page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
-    if os.environ.get("SOCIALDESK_SCREENSHOTS"):
-        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def _sign_in(page: Page) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill("ana@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
-
-
 def _posts(live_server: LiveServer) -> list[Post]:
     with live_server.db.transaction() as session:
         return list(session.scalars(select(Post).order_by(Post.scheduled_at)))
@@ -122,8 +84,8 @@ def test_import_one_bad_row_then_a_good_file(
     problems: list[str] = []
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
     page = context.new_page()
-    _watch_console(page, problems)
-    _sign_in(page)
+    watch_console(page, problems)
+    sign_in(page, "ana@example.com", PASSWORD)
 
     # The sidebar leads to the import page, which documents the columns and the handle.
     page.goto(f"/w/{workspace_id}/library")
@@ -161,7 +123,7 @@ def test_import_one_bad_row_then_a_good_file(
     expect(row.locator("td").nth(0)).to_have_text("3")
     expect(row.locator("td").nth(1)).to_have_text("at")
     expect(row).to_contain_text("'tomorrow-ish' is not a date and time")
-    _screenshot(page, tmp_path, "import-rejected")
+    screenshot(page, tmp_path, "import-rejected")
     assert _posts(live_server) == []
 
     good = tmp_path / "week-fixed.csv"
@@ -174,7 +136,7 @@ def test_import_one_bad_row_then_a_good_file(
     expect(done.get_by_role("heading")).to_contain_text("Imported 2 posts from week-fixed.csv")
     expect(done.locator("tbody tr")).to_have_count(2)
     expect(done.get_by_role("link", name="Monday: fresh beans")).to_be_visible()
-    _screenshot(page, tmp_path, "import-done")
+    screenshot(page, tmp_path, "import-done")
 
     imported = _posts(live_server)
     assert [p.text for p in imported] == ["Monday: fresh beans", "Tuesday: tasting at 5 pm"]
@@ -186,11 +148,11 @@ def test_import_one_bad_row_then_a_good_file(
     # A phone-width look at the same page.
     phone = browser.new_context(viewport={"width": 390, "height": 844}, base_url=live_server.url)
     small = phone.new_page()
-    _watch_console(small, problems)
-    _sign_in(small)
+    watch_console(small, problems)
+    sign_in(small, "ana@example.com", PASSWORD)
     small.goto(f"/w/{workspace_id}/import")
     expect(small.get_by_role("heading", name="Import posts")).to_be_visible()
-    _screenshot(small, tmp_path, "import-390")
+    screenshot(small, tmp_path, "import-390")
     # The refused file's page is a 422, which Chromium logs; anything else is a problem.
     problems = [p for p in problems if not re.search(r"/import: .*status of 422", p)]
     assert problems == []

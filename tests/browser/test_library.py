@@ -18,12 +18,12 @@ from playwright.sync_api import Browser, Page, expect
 from socialdesk.accounts import users, workspaces
 from socialdesk.accounts.audit import Actor
 from tests.browser.conftest import LiveServer
-from tests.browser.test_import import PASSWORD, _screenshot, _sign_in, _watch_console, browser
+from tests.browser.helpers import screenshot, sign_in, watch_console
+from tests.browser.test_import import PASSWORD
 from tests.media.builders import mp4
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-__all__ = ["browser"]  # the fixture, shared with test_import
 
 PALETTES = [
     ("#3b2417", "#c08552", "#f3e9dc"),
@@ -67,7 +67,7 @@ def workspace_id(live_server: LiveServer) -> str:
 
 def _shots(page: Page, tmp_path: Path, name: str) -> None:
     page.wait_for_load_state("networkidle")
-    _screenshot(page, tmp_path, name)
+    screenshot(page, tmp_path, name)
 
 
 def test_library_ideas_and_templates(
@@ -76,8 +76,8 @@ def test_library_ideas_and_templates(
     problems: list[str] = []
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
     page = context.new_page()
-    _watch_console(page, problems)
-    _sign_in(page)
+    watch_console(page, problems)
+    sign_in(page, "ana@example.com", PASSWORD)
     ws = f"/w/{workspace_id}"
 
     # 1. Several files at once: each gets a progress bar, then its card.
@@ -163,8 +163,8 @@ def test_library_ideas_and_templates(
     # 5. The same pages on a phone.
     phone = browser.new_context(viewport={"width": 390, "height": 844}, base_url=live_server.url)
     small = phone.new_page()
-    _watch_console(small, problems)
-    _sign_in(small)
+    watch_console(small, problems)
+    sign_in(small, "ana@example.com", PASSWORD)
     for path, name in (
         ("library", "library-390"),
         ("library/templates", "library-templates-390"),

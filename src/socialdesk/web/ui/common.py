@@ -38,6 +38,7 @@ _LAST_WORKSPACE_KEY = "ws"
 NAV_ITEMS: tuple[tuple[str, str, Permission], ...] = (
     ("Calendar", "calendar", Permission.POSTS_READ),
     ("Queue", "queue", Permission.POSTS_READ),
+    ("Inbox", "inbox", Permission.INBOX_READ),
     # Everyone: approvers see what was sent to them, the team what waits (see approvals.py).
     ("Approvals", "approvals", Permission.WORKSPACE_READ),
     ("Failures", "failures", Permission.POSTS_READ),
@@ -81,7 +82,9 @@ class Shell:
 
 def landing_path(workspace_id: uuid.UUID, role: Role) -> str:
     """The first page of a workspace this role may open (there is no dashboard yet)."""
-    for _label, slug, permission in NAV_ITEMS:
+    # Those who manage people start there (a new workspace's first task is inviting its
+    # team); everyone else on the first page of the sidebar they may open.
+    for _label, slug, permission in sorted(NAV_ITEMS, key=lambda item: item[1] != "members"):
         if can(role, permission):
             return f"/w/{workspace_id}/{slug}"
     return f"/w/{workspace_id}/settings"
