@@ -366,13 +366,6 @@ def test_post_titles(text: str, expected: str) -> None:
     assert calendar.post_title(text) == expected
 
 
-def test_csv_has_a_header_and_neutralises_formulas() -> None:
-    text = calendar.csv_text(("a", "b"), [("=HYPERLINK(1)", "plain"), ("-2", None), ("@x", 3)])
-    rows = list(csv.reader(io.StringIO(text)))
-    assert rows == [["a", "b"], ["'=HYPERLINK(1)", "plain"], ["'-2", ""], ["'@x", "3"]]
-    assert text.endswith("\r\n")
-
-
 def test_posts_csv(place: Place) -> None:
     make_posts(
         place.db,

@@ -12,9 +12,7 @@ Everything here is read-only; changes go through ``publishing.posts`` and
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import uuid
 from collections import defaultdict
@@ -40,6 +38,7 @@ from sqlalchemy.orm import Session, contains_eager, lazyload
 
 from socialdesk.connectors.registry import CONNECTORS
 from socialdesk.errors import NotFound, ValidationError
+from socialdesk.exports import csv_text
 from socialdesk.publishing import deliveries as dl
 from socialdesk.publishing.channels import NEEDS_RECONNECT
 from socialdesk.publishing.scheduling import to_local
@@ -66,8 +65,6 @@ ATTENTION_STATES = (dl.FAILED, dl.UNCERTAIN, dl.HELD)
 MAX_ENTRIES = 5_000
 MAX_RANGE = dt.timedelta(days=400)
 TITLE_LENGTH = 80
-#: Characters a spreadsheet reads as the start of a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -599,21 +596,6 @@ def distinct_labels(session: Session, *, workspace_id: uuid.UUID, sample: int = 
 
 
 # -- CSV -------------------------------------------------------------------------------
-
-
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A cell that starts like a formula is run by spreadsheets; a leading ' keeps it text.
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A CSV document (header row first), safe to open in a spreadsheet."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([_cell(value) for value in row] for row in rows)
-    return out.getvalue()
 
 
 POSTS_CSV_HEADER = (

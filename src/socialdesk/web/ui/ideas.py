@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts.roles import Permission
 from socialdesk.errors import ValidationError
+from socialdesk.exports import csv_text
 from socialdesk.media import thumbnails
 from socialdesk.publishing import ideas, posts
-from socialdesk.publishing.calendar import csv_text, initials, network_name
+from socialdesk.publishing.calendar import initials, network_name
 from socialdesk.publishing.ideas import IdeaCard
 from socialdesk.storage.tables import Channel, MediaAsset
 from socialdesk.storage.types import utcnow

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts.roles import Permission
 from socialdesk.errors import Conflict, NotFound, ValidationError
+from socialdesk.exports import csv_text
 from socialdesk.media import library, thumbnails
 from socialdesk.media.probe import MediaKind
 from socialdesk.publishing import library_queries as lq
 from socialdesk.publishing import templates
-from socialdesk.publishing.calendar import POST_STATUSES, csv_text, post_title
+from socialdesk.publishing.calendar import POST_STATUSES, post_title
 from socialdesk.publishing.library_queries import LibraryFilter
 from socialdesk.storage.tables import MediaAsset
 from socialdesk.storage.types import utcnow
