@@ -94,6 +94,17 @@ class Settings(BaseSettings):
     #: as JSON: ``{"x.api": "http://127.0.0.1:8766", "x.authorize": "http://…"}``.
     #: Keys: see :data:`NETWORK_URL_KEYS`.
     network_urls: dict[str, str] = Field(default_factory=dict)
+    #: The token Meta sends back when a webhook subscription is verified (``hub.verify_token``).
+    meta_webhook_verify_token: SecretStr | None = None
+
+    # -- e-mail (inbox alerts); nothing is e-mailed unless a host is set ------------------
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "socialdesk@localhost"
+    #: STARTTLS after connecting (port 587); set false only for a local relay.
+    smtp_starttls: bool = True
 
     @field_validator("network_urls")
     @classmethod

@@ -60,6 +60,7 @@ KINDS = frozenset(
         "mentioned",
         "delivery_failed",
         "channel_needs_reconnect",
+        "inbox_overdue",
     }
 )
 MAX_TITLE = 300

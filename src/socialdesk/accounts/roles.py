@@ -33,6 +33,7 @@ class Permission(StrEnum):
     POSTS_PUBLISH = "posts.publish"
     APPROVALS_REQUEST = "approvals.request"
     APPROVALS_DECIDE = "approvals.decide"
+    INBOX_READ = "inbox.read"
     INBOX_WORK = "inbox.work"
     LISTENING_MANAGE = "listening.manage"
     CAMPAIGNS_MANAGE = "campaigns.manage"
@@ -47,6 +48,7 @@ _READ_ALL = frozenset(
         Permission.MEMBERS_READ,
         Permission.TOKENS_OWN,
         Permission.POSTS_READ,
+        Permission.INBOX_READ,
         Permission.REPORTS_READ,
     }
 )

@@ -509,3 +509,259 @@ class CalendarFeed(TenantScoped, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
+
+
+# -- the inbox: what people say to our channels, and our answers --------------------------
+
+
+class InboxContact(TenantScoped, Base):
+    """A person who wrote to one of our channels, per network (their profile and our notes)."""
+
+    __tablename__ = "inbox_contacts"
+    __table_args__ = (UniqueConstraint("workspace_id", "network", "external_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    network: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(300))
+    handle: Mapped[str] = mapped_column(String(300), default="")
+    display_name: Mapped[str] = mapped_column(String(300), default="")
+    avatar_url: Mapped[str | None] = mapped_column(String(1000))
+    profile_url: Mapped[str | None] = mapped_column(String(1000))
+    followers: Mapped[int | None] = mapped_column(BigInteger)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class InboxConversation(TenantScoped, Base):
+    """A thread or a direct-message conversation on one channel, worked as one unit."""
+
+    __tablename__ = "inbox_conversations"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "external_id"),
+        Index("ix_inbox_conversations_list", "workspace_id", "status", "last_item_at"),
+        Index("ix_inbox_conversations_contact", "contact_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("channels.id", ondelete="CASCADE")
+    )
+    #: The network's id of the conversation (thread root, DM conversation).
+    external_id: Mapped[str] = mapped_column(String(300))
+    #: comment | reply | mention | quote | message (the kind of its first item)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: open | pending | closed
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    #: Who started it (the first person who wrote to us in it).
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("inbox_contacts.id", ondelete="SET NULL")
+    )
+    #: Our post it is about, when known.
+    post_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("posts.id", ondelete="SET NULL")
+    )
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    #: 0-100, from the most negative item and its author's reach (``inbox.analysis``).
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    #: The most negative compound sentiment of what people said in it (-1..1).
+    sentiment: Mapped[float | None]
+    sentiment_label: Mapped[str | None] = mapped_column(String(10))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_item_at: Mapped[dt.datetime | None]
+    first_inbound_at: Mapped[dt.datetime | None]
+    last_inbound_at: Mapped[dt.datetime | None]
+    first_response_at: Mapped[dt.datetime | None]
+    last_response_at: Mapped[dt.datetime | None]
+    #: The oldest inbound item not answered yet (None: nothing waits for us).
+    awaiting_since: Mapped[dt.datetime | None]
+    resolved_at: Mapped[dt.datetime | None]
+    first_response_alerted_at: Mapped[dt.datetime | None]
+    resolution_alerted_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InboxItem(TenantScoped, Base):
+    """One comment, reply, mention, quote or message, stored once per channel.
+
+    The busiest table: its one foreign key is its conversation's (which cascades from the
+    channel and the workspace). ``workspace_id``, ``channel_id`` and ``contact_id`` are
+    copies written with the conversation's own by ``inbox.ingest``; checking each against
+    its table on every insert tripled the cost of storing a page (bench/inbox.py).
+    """
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "external_id"),
+        Index("ix_inbox_items_conversation", "conversation_id", "created_at"),
+        # Leads with workspace_id: also the index tenancy-scoped queries use.
+        Index("ix_inbox_items_unanalyzed", "workspace_id", "analyzed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    #: TenantScoped's column without its foreign key and single-column index (see above).
+    workspace_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    channel_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("inbox_conversations.id", ondelete="CASCADE")
+    )
+    external_id: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    author_handle: Mapped[str] = mapped_column(String(300), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    #: When the network says it was written.
+    created_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    url: Mapped[str | None] = mapped_column(String(1000))
+    in_reply_to: Mapped[str | None] = mapped_column(String(300))
+    #: The external id of our post it is about (its conversation links that post).
+    our_post_external_id: Mapped[str | None] = mapped_column(String(300))
+    from_us: Mapped[bool] = mapped_column(Boolean, default=False)
+    sentiment: Mapped[float | None]
+    sentiment_label: Mapped[str | None] = mapped_column(String(10))
+    language: Mapped[str | None] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    analyzed_at: Mapped[dt.datetime | None]
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    liked: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Network values a reply needs (``InboundItem.extra``).
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class InboxNote(TenantScoped, Base):
+    """An internal note on a conversation (never sent to the network)."""
+
+    __tablename__ = "inbox_notes"
+    __table_args__ = (Index("ix_inbox_notes_conversation", "conversation_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("inbox_conversations.id", ondelete="CASCADE")
+    )
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class InboxSyncState(TenantScoped, Base):
+    """Where the poller of one channel's inbox is (its cursor) and how the last sync went."""
+
+    __tablename__ = "inbox_sync_state"
+
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    cursor: Mapped[str | None] = mapped_column(Text)
+    last_synced_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_code: Mapped[str | None] = mapped_column(String(40))
+    last_error_at: Mapped[dt.datetime | None]
+    items_stored: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class InboxAction(TenantScoped, Base):
+    """Something we do to an item on the network (reply, like, hide, delete), exactly once."""
+
+    __tablename__ = "inbox_actions"
+    __table_args__ = (Index("ix_inbox_actions_conversation", "conversation_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("inbox_conversations.id", ondelete="CASCADE")
+    )
+    item_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("inbox_items.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("channels.id", ondelete="CASCADE")
+    )
+    #: reply | like | hide | unhide | delete
+    action: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(Text, default="")
+    #: awaiting_approval | pending | sending | uncertain | done | failed | rejected
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    job_id: Mapped[int | None] = mapped_column(BigIntId)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_code: Mapped[str | None] = mapped_column(String(40))
+    #: The network's id of our reply, the moment it is known.
+    external_id: Mapped[str | None] = mapped_column(String(500))
+    external_url: Mapped[str | None] = mapped_column(String(1000))
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[dt.datetime | None]
+    first_attempt_at: Mapped[dt.datetime | None]
+    done_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SavedReply(TenantScoped, Base):
+    """A reusable answer with ``{variables}`` ({first_name}, {handle}, {agent}...)."""
+
+    __tablename__ = "saved_replies"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class InboxSettings(TenantScoped, Base):
+    """A workspace's business hours, response-time targets and where overdue alerts go."""
+
+    __tablename__ = "inbox_settings"
+    __table_args__ = (UniqueConstraint("workspace_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    #: ``{"mon": [["09:00", "17:00"]], ...}``; no day at all means around the clock.
+    weekly_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: ISO dates ("2026-12-25") on which the team does not answer.
+    holidays: Mapped[list[str]] = mapped_column(JSON, default=list)
+    first_response_minutes: Mapped[int | None] = mapped_column(Integer)
+    resolution_minutes: Mapped[int | None] = mapped_column(Integer)
+    alert_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    alert_webhook_url: Mapped[str | None] = mapped_column(String(1000))
+    #: The HMAC key of the outgoing webhook, in the vault.
+    alert_webhook_secret_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("vault_secrets.id", ondelete="SET NULL")
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InboxWebhookEvent(Base):
+    """A payload a network pushed, stored as received (verified) before it is processed.
+
+    Not tenant-scoped: one payload may concern channels of several workspaces.
+    """
+
+    __tablename__ = "inbox_webhook_events"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    network: Mapped[str] = mapped_column(String(32))
+    #: sha256 of the raw body: a network's retry of the same delivery is stored once.
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[dt.datetime | None]
+    items: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from socialdesk.accounts import invitations, workspaces
 from socialdesk.accounts.audit import Actor
@@ -26,11 +27,17 @@ from socialdesk.storage.tables import (
     ContentTemplate,
     Delivery,
     HashtagGroup,
+    InboxAction,
+    InboxContact,
+    InboxConversation,
+    InboxItem,
     MediaAsset,
     Membership,
     Post,
+    SavedReply,
     VaultSecret,
 )
+from socialdesk.storage.types import utcnow
 from tests.web.api.helpers import CSRF, Person, browser_cookie, make_person
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -69,6 +76,29 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "text": "hi",
         "channel_id": "CHANNEL",
     },
+    ("PATCH", "/api/v1/workspaces/{workspace_id}/inbox/conversations/{conversation_id}"): {
+        "status": "closed"
+    },
+    ("POST", "/api/v1/workspaces/{workspace_id}/inbox/conversations/bulk"): {
+        "conversation_ids": ["CONVERSATION"],
+        "status": "closed",
+    },
+    ("POST", "/api/v1/workspaces/{workspace_id}/inbox/conversations/{conversation_id}/notes"): {
+        "body": "pwned"
+    },
+    ("POST", "/api/v1/workspaces/{workspace_id}/inbox/conversations/{conversation_id}/actions"): {
+        "action": "reply",
+        "text": "pwned",
+    },
+    ("PATCH", "/api/v1/workspaces/{workspace_id}/inbox/contacts/{contact_id}"): {"notes": "x"},
+    ("POST", "/api/v1/workspaces/{workspace_id}/inbox/saved-replies"): {"name": "P", "text": "x"},
+    ("PATCH", "/api/v1/workspaces/{workspace_id}/inbox/saved-replies/{saved_reply_id}"): {
+        "text": "pwned"
+    },
+    ("POST", "/api/v1/workspaces/{workspace_id}/inbox/saved-replies/{saved_reply_id}/render"): {
+        "conversation_id": "CONVERSATION"
+    },
+    ("PUT", "/api/v1/workspaces/{workspace_id}/inbox/settings"): {"first_response_minutes": 1},
 }
 
 
@@ -120,7 +150,9 @@ def _victim_ids(db: Database, victim: Person) -> dict[str, uuid.UUID]:
         group = HashtagGroup(workspace_id=victim.workspace.id, name="Victim", hashtags=["#v"])
         session.add_all([asset, template, group])
         session.flush()
+        inbox = _victim_inbox(session, victim.workspace.id, channel.id, victim.user.id)
         return {
+            **inbox,
             "asset_id": asset.id,
             "template_id": template.id,
             "group_id": group.id,
@@ -134,11 +166,69 @@ def _victim_ids(db: Database, victim: Person) -> dict[str, uuid.UUID]:
         }
 
 
+def _victim_inbox(
+    session: Session, workspace_id: uuid.UUID, channel_id: uuid.UUID, user_id: uuid.UUID
+) -> dict[str, uuid.UUID]:
+    """A conversation with an item, a contact, an action and a saved reply of the victim."""
+    contact = InboxContact(
+        workspace_id=workspace_id, network="mastodon", external_id="c1", handle="victim-fan"
+    )
+    session.add(contact)
+    session.flush()
+    conversation = InboxConversation(
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        external_id="conv-1",
+        kind="reply",
+        contact_id=contact.id,
+        subject="Victim Ltd secret plans",
+    )
+    session.add(conversation)
+    session.flush()
+    inbox_item = InboxItem(
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        conversation_id=conversation.id,
+        external_id="i1",
+        kind="reply",
+        contact_id=contact.id,
+        text="Victim Ltd secret plans",
+        created_at=utcnow(),
+        extra={},
+    )
+    saved = SavedReply(workspace_id=workspace_id, name="Victim", text="Victim Ltd secret plans")
+    session.add_all([inbox_item, saved])
+    session.flush()
+    action = InboxAction(
+        workspace_id=workspace_id,
+        conversation_id=conversation.id,
+        item_id=inbox_item.id,
+        channel_id=channel_id,
+        action="reply",
+        text="Victim Ltd secret plans",
+        state="awaiting_approval",
+        idempotency_key=uuid.uuid4().hex,
+        requested_by_id=user_id,
+    )
+    session.add(action)
+    session.flush()
+    return {
+        "conversation_id": conversation.id,
+        "contact_id": contact.id,
+        "saved_reply_id": saved.id,
+        "action_id": action.id,
+    }
+
+
 def _body(template: dict[str, Any] | None, ids: dict[str, uuid.UUID]) -> Any:
     """The request body, pointing at the victim's objects wherever it names one."""
     if template is None:
         return None
     body = dict(template)
+    if body.get("conversation_ids") == ["CONVERSATION"]:
+        body["conversation_ids"] = [str(ids["conversation_id"])]
+    if body.get("conversation_id") == "CONVERSATION":
+        body["conversation_id"] = str(ids["conversation_id"])
     if body.get("channel_id") == "CHANNEL":
         body["channel_id"] = str(ids["channel_id"])
     if body.get("channels") == []:
@@ -197,7 +287,8 @@ def test_every_workspace_route_refuses_a_member_of_another_workspace(
             for name in [part.split("}")[0] for part in path.split("{")[1:]]:
                 assert name in ids, f"test_tenancy does not know path parameter {name} of {path}"
                 url = url.replace("{" + name + "}", str(ids[name]))
-            response = client.request(method, url, headers=headers, json=BODIES.get((method, path)))
+            body = _body(BODIES.get((method, path)), ids)
+            response = client.request(method, url, headers=headers, json=body)
             assert response.status_code in (403, 404), (method, url, response.status_code)
             for secret in secrets_of_victim:
                 assert secret not in response.text, (method, url, secret)

@@ -7,6 +7,7 @@ from socialdesk.web.api import (
     approvals,
     audit,
     channels,
+    inbox,
     invitations,
     library,
     me,
@@ -16,6 +17,7 @@ from socialdesk.web.api import (
     oauth,
     posts,
     tokens,
+    webhooks,
     workspaces,
 )
 from socialdesk.web.api.schemas import ErrorResponse
@@ -37,5 +39,7 @@ router.include_router(oauth.router)
 router.include_router(approvals.router)
 router.include_router(notifications.router)
 router.include_router(library.router)
+router.include_router(inbox.router)
+router.include_router(webhooks.router)
 
 __all__ = ["router"]
