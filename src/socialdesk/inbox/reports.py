@@ -16,9 +16,7 @@ For conversations that started in the period (their first inbound item):
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import math
 import uuid
 from collections import defaultdict
@@ -32,6 +30,7 @@ from sqlalchemy.orm import Session
 from socialdesk.accounts.roles import Permission, require
 from socialdesk.accounts.workspaces import Access
 from socialdesk.errors import ValidationError
+from socialdesk.exports import csv_text
 from socialdesk.inbox.sla import business_hours_of, business_seconds, get_inbox_settings
 from socialdesk.storage.tables import Channel, InboxConversation, InboxItem, User
 from socialdesk.storage.types import utcnow
@@ -255,30 +254,31 @@ CSV_COLUMNS = (
 
 
 def report_csv(report: InboxReport) -> str:
-    """The report as CSV: one line per group and a last line for everything."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for row in [*report.rows, report.total]:
-        writer.writerow(
-            [
-                report.group if row is not report.total else "total",
-                row.label,
-                row.inbound_items,
-                row.conversations,
-                row.answered,
-                row.resolved,
-                *(
-                    "" if v is None else round(v, 1)
-                    for v in (
-                        row.first_response_median_s,
-                        row.first_response_p90_s,
-                        row.resolution_median_s,
-                        row.resolution_p90_s,
-                    )
-                ),
-                "" if row.sla_attainment is None else round(row.sla_attainment, 4),
-                *(row.sentiment[k] for k in ("positive", "neutral", "negative", "unknown")),
-            ]
-        )
-    return out.getvalue()
+    """The report as CSV: one line per group and a last line for everything.
+
+    Labels are channel handles and member names, so they go through ``csv_text``, which
+    keeps a spreadsheet from running one that starts like a formula.
+    """
+    rows = [
+        [
+            report.group if row is not report.total else "total",
+            row.label,
+            row.inbound_items,
+            row.conversations,
+            row.answered,
+            row.resolved,
+            *(
+                "" if v is None else round(v, 1)
+                for v in (
+                    row.first_response_median_s,
+                    row.first_response_p90_s,
+                    row.resolution_median_s,
+                    row.resolution_p90_s,
+                )
+            ),
+            "" if row.sla_attainment is None else round(row.sla_attainment, 4),
+            *(row.sentiment[k] for k in ("positive", "neutral", "negative", "unknown")),
+        ]
+        for row in [*report.rows, report.total]
+    ]
+    return csv_text(CSV_COLUMNS, rows)
