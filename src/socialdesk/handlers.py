@@ -21,7 +21,7 @@ from socialdesk.inbox.sync import (
     InboxSyncer,
     schedule_syncs,
 )
-from socialdesk.inbox.webhooks import WEBHOOK_KIND, WebhookProcessor
+from socialdesk.inbox.webhooks import WEBHOOK_KIND, ConnectorCompleter, WebhookProcessor
 from socialdesk.publishing.deliveries import PUBLISH_KIND
 from socialdesk.publishing.publisher import Publisher
 from socialdesk.publishing.reconcile import (
@@ -72,7 +72,10 @@ def inbox_handlers(
         ),
         SCHEDULE_KIND: schedule_syncs,
         ACTION_KIND: ActionRunner(db=db, settings=settings, vault=vault, network=network),
-        WEBHOOK_KIND: WebhookProcessor(analyzer=analyzer),
+        WEBHOOK_KIND: WebhookProcessor(
+            analyzer=analyzer,
+            complete=ConnectorCompleter(db=db, settings=settings, vault=vault, network=network),
+        ),
         ANALYZE_KIND: Analyze(analyzer=analyzer),
         SLA_KIND: OverdueChecker(settings=settings, vault=vault),
     }

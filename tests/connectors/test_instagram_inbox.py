@@ -269,6 +269,12 @@ async def test_mention_webhook_is_read_in_full(
     assert (full_comment.text, full_comment.author.handle) == ("@acme.bakery open?", "sam")
     assert full_comment.external_id == "17894227972186120"
     assert full_comment.kind is InboundKind.MENTION
+    # The inbox asks through the contract: partial items are completed, others left alone.
+    assert caption.extra["partial"] == "1"
+    completed = await instagram.complete_pushed(caption)
+    assert completed.text == "Best bread @acme.bakery"
+    assert "partial" not in completed.extra
+    assert await instagram.complete_pushed(completed) is completed
 
 
 @pytest.mark.parametrize(

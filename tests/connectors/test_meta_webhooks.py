@@ -283,7 +283,11 @@ def test_instagram_comment_reply_mention_and_message() -> None:
     assert comment.in_reply_to == "18000000000000001"
     assert mention.kind is InboundKind.MENTION
     assert mention.external_id == "17894227972186120"
-    assert mention.extra == {"media_id": "17918195224117851", "comment_id": "17894227972186120"}
+    assert mention.extra == {
+        "media_id": "17918195224117851",
+        "comment_id": "17894227972186120",
+        "partial": "1",  # ids only: the inbox completes it through the connector
+    }
     assert mention.our_post_id is None
     assert message.kind is InboundKind.MESSAGE
     assert message.text == "Open today?"

@@ -245,6 +245,10 @@ class Connector(ABC):
         """
         raise Rejected(f"socialdesk cannot read the {self.display_name} inbox yet")
 
+    async def complete_pushed(self, item: InboundItem) -> InboundItem:
+        """A pushed item in full, when its webhook carried ids only (``extra["partial"]``)."""
+        return item
+
     async def reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult:
         """Answer an item once (same idempotency rules as ``publish``)."""
         raise Rejected(f"socialdesk cannot reply on {self.display_name} yet")

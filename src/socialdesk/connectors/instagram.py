@@ -501,14 +501,19 @@ class InstagramConnector(Connector):
         return InboundItem(
             external_id=item.external_id,
             kind=InboundKind.MENTION,
-            author=InboundAuthor(external_id="", handle=username),
+            # A mention gives the author's username, not their id: it stands for the id
+            # (so the inbox keeps one contact per mentioning account).
+            author=InboundAuthor(external_id=f"@{username}" if username else "", handle=username),
             text=str(found.get(text_field) or ""),
             created_at=parse_graph_time(found.get("timestamp")) or item.created_at,
             conversation_id=item.conversation_id,
             url=link if isinstance(link, str) else None,
             in_reply_to=item.in_reply_to,
-            extra=dict(item.extra),
+            extra={k: v for k, v in item.extra.items() if k != "partial"},
         )
+
+    async def complete_pushed(self, item: InboundItem) -> InboundItem:
+        return await self.read_mention(item) if item.extra.get("partial") else item
 
     async def reply(self, to: ReplyTarget, post: OutboundPost) -> PublishResult:
         if to.kind is InboundKind.MESSAGE:

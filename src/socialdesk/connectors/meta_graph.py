@@ -1006,7 +1006,8 @@ def _instagram_mention(
     """A caption or comment elsewhere names the account; the body has only the ids."""
     media_id = _required_id(value.get("media_id"), f"{where}.value.media_id")
     comment_id = _optional_id(value.get("comment_id"))
-    extra = {"media_id": media_id}
+    # "partial": the inbox asks the connector for the rest (complete_pushed) before storing.
+    extra = {"media_id": media_id, "partial": "1"}
     if comment_id:
         extra["comment_id"] = comment_id
     return InboundItem(

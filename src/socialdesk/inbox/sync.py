@@ -59,6 +59,7 @@ __all__ = [
     "SYNC_KIND",
     "InboxSyncer",
     "SyncStatus",
+    "connector_for",
     "enqueue_sync",
     "has_inbox",
     "schedule_syncs",
@@ -158,6 +159,29 @@ def schedule_syncs(context: JobContext) -> None:
         enqueue_next_run(session, kind=SCHEDULE_KIND, interval=SCHEDULE_INTERVAL, now=now)
 
 
+def connector_for(
+    channel: Channel,
+    *,
+    db: Database,
+    settings: Settings,
+    vault: Vault,
+    network: NetworkRuntime,
+    factory: ConnectorFactory | None = None,
+) -> Connector:
+    """The channel's connector with fresh credentials (refreshed first if they expire)."""
+    credentials = fresh_credentials(
+        db,
+        vault=vault,
+        channel_id=channel.id,
+        http=network.http,
+        run=network.run,
+        settings=settings,
+    )
+    if factory is not None:
+        return factory(channel, credentials)
+    return build_connector(channel, credentials, http=network.http, settings=settings)
+
+
 class InboxSyncer:
     """The handler of ``inbox.sync`` jobs. ``connector_factory`` is the seam tests use."""
 
@@ -225,17 +249,14 @@ class InboxSyncer:
             return channel, state.cursor if state else None
 
     def _connector(self, channel: Channel) -> Connector:
-        credentials = fresh_credentials(
-            self.db,
-            vault=self.vault,
-            channel_id=channel.id,
-            http=self.network.http,
-            run=self.network.run,
+        return connector_for(
+            channel,
+            db=self.db,
             settings=self.settings,
+            vault=self.vault,
+            network=self.network,
+            factory=self.connector_factory,
         )
-        if self.connector_factory is not None:
-            return self.connector_factory(channel, credentials)
-        return build_connector(channel, credentials, http=self.network.http, settings=self.settings)
 
     def _analyze(self, ref: ChannelRef) -> None:
         try:

@@ -25,18 +25,30 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from socialdesk import jobs
+from socialdesk.accounts.vault import Vault
+from socialdesk.config import Settings
 from socialdesk.connectors import meta_graph
 from socialdesk.connectors.base import InboundItem, WebhookItem
-from socialdesk.errors import ValidationError
+from socialdesk.errors import ConnectorError, SocialdeskError, ValidationError
 from socialdesk.inbox.analysis import analyze_pending
 from socialdesk.inbox.ingest import ChannelRef, ingest_items
+from socialdesk.inbox.sync import connector_for
 from socialdesk.publishing.channels import DISCONNECTED
+from socialdesk.publishing.runtime import NetworkRuntime
+from socialdesk.storage.session import Database
 from socialdesk.storage.tables import Channel, InboxItem, InboxWebhookEvent
 from socialdesk.storage.types import utcnow
 from socialdesk.text.analyzer import Analyzer
 from socialdesk.worker import JobContext
 
-__all__ = ["SOURCES", "WEBHOOK_KIND", "Source", "WebhookProcessor", "store_event"]
+__all__ = [
+    "SOURCES",
+    "WEBHOOK_KIND",
+    "ConnectorCompleter",
+    "Source",
+    "WebhookProcessor",
+    "store_event",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -89,12 +101,28 @@ def store_event(session: Session, *, source: str, raw_body: bytes, payload: Any)
     return True
 
 
-class WebhookProcessor:
-    """The handler of ``inbox.webhook`` jobs."""
+#: Completes the items of one channel that a webhook pushed with ids only (network calls).
+Completer = Callable[[Channel, list[InboundItem]], list[InboundItem]]
 
-    def __init__(self, *, analyzer: Analyzer, sources: Mapping[str, Source] = SOURCES) -> None:
+
+class WebhookProcessor:
+    """The handler of ``inbox.webhook`` jobs.
+
+    Three steps, so that no transaction waits on a network: read and parse the stored
+    event; complete the items pushed with ids only (Instagram mentions) through their
+    channel's connector; store them and mark the event processed.
+    """
+
+    def __init__(
+        self,
+        *,
+        analyzer: Analyzer,
+        sources: Mapping[str, Source] = SOURCES,
+        complete: Completer | None = None,
+    ) -> None:
         self.analyzer = analyzer
         self.sources = sources
+        self.complete = complete
 
     def __call__(self, context: JobContext) -> None:
         event_id = int(context.job.payload["event_id"])
@@ -108,40 +136,107 @@ class WebhookProcessor:
             except ValidationError as exc:
                 logger.warning("webhook event %s cannot be read: %s", event_id, exc.message)
                 pushed = []
-            stored, workspaces = _store(session, source=source, pushed=pushed)
+            channels = _channels(session, source=source, pushed=pushed)
+        pushed = self._completed(pushed, channels)
+        workspaces: set[Any] = set()
+        with context.db.transaction() as session:
+            event = session.get_one(InboxWebhookEvent, event_id, with_for_update=True)
+            if event.processed_at is not None:
+                return  # another worker finished it meanwhile
+            stored, workspaces = _store(session, channels=channels, pushed=pushed)
             event.processed_at = utcnow()
             event.items = stored
         for workspace_id in workspaces:
             with context.db.transaction() as session:
                 analyze_pending(session, analyzer=self.analyzer, workspace_id=workspace_id)
 
+    def _completed(
+        self, pushed: Sequence[WebhookItem], channels: Sequence[Channel]
+    ) -> list[WebhookItem]:
+        partial = {e.account_id for e in pushed if e.item.extra.get("partial")}
+        if self.complete is None or not partial:
+            return list(pushed)
+        by_account = {c.external_id: c for c in channels}  # one channel suffices to read
+        done: list[WebhookItem] = []
+        for account_id in dict.fromkeys(e.account_id for e in pushed):
+            items = [e.item for e in pushed if e.account_id == account_id]
+            channel = by_account.get(account_id)
+            if account_id in partial and channel is not None:
+                items = self.complete(channel, items)
+            done.extend(WebhookItem(account_id=account_id, item=item) for item in items)
+        return done
+
+
+class ConnectorCompleter:
+    """Asks a channel's connector for what its network's webhook left out.
+
+    Whatever fails (token expired, network down), the item is kept with the ids it came
+    with: stored is better than lost, and it still shows in the inbox with a link.
+    """
+
+    def __init__(
+        self, *, db: Database, settings: Settings, vault: Vault, network: NetworkRuntime
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.vault = vault
+        self.network = network
+
+    def __call__(self, channel: Channel, items: list[InboundItem]) -> list[InboundItem]:
+        try:
+            connector = connector_for(
+                channel, db=self.db, settings=self.settings, vault=self.vault, network=self.network
+            )
+        except SocialdeskError as exc:  # no usable credentials, or the network refused
+            logger.warning("pushed items of channel %s kept as pushed: %s", channel.id, exc)
+            return items
+        done = []
+        for item in items:
+            if item.extra.get("partial"):
+                try:
+                    item = self.network.run(connector.complete_pushed(item))
+                except ConnectorError as exc:
+                    logger.warning("item %s kept as pushed: %s", item.external_id, exc.message)
+            done.append(item)
+        return done
+
+
+def _channels(session: Session, *, source: Source, pushed: Sequence[WebhookItem]) -> list[Channel]:
+    """The connected channels the pushed items are for (detached: used after the session)."""
+    accounts = list(dict.fromkeys(entry.account_id for entry in pushed))
+    if not accounts:
+        return []
+    channels = list(
+        session.scalars(
+            select(Channel).where(
+                Channel.network.in_(source.networks),
+                Channel.external_id.in_(accounts),
+                Channel.status != DISCONNECTED,
+            )
+        )
+    )
+    for channel in channels:
+        session.expunge(channel)
+    return channels
+
 
 def _store(
-    session: Session, *, source: Source, pushed: Sequence[WebhookItem]
+    session: Session, *, channels: Sequence[Channel], pushed: Sequence[WebhookItem]
 ) -> tuple[int, set[Any]]:
     by_account: dict[str, list[InboundItem]] = defaultdict(list)
     for entry in pushed:
         by_account[entry.account_id].append(entry.item)
-    if not by_account:
-        return 0, set()
-    channels = session.execute(
-        select(Channel.id, Channel.workspace_id, Channel.network, Channel.external_id).where(
-            Channel.network.in_(source.networks),
-            Channel.external_id.in_(list(by_account)),
-            Channel.status != DISCONNECTED,
-        )
-    ).all()
     stored = 0
     workspaces = set()
-    for channel_id, workspace_id, network, external_id in channels:
-        ref = ChannelRef(id=channel_id, workspace_id=workspace_id, network=network)
-        items = by_account[external_id]
+    for channel in channels:
+        ref = ChannelRef(id=channel.id, workspace_id=channel.workspace_id, network=channel.network)
+        items = by_account.get(channel.external_id, [])
         removals = [i for i in items if i.extra.get("verb") in ("remove", "hide", "unhide")]
         edits = [i for i in items if i.extra.get("verb") == "edited"]
         additions = [i for i in items if i not in removals]
         if additions:
             stored += ingest_items(session, channel=ref, items=additions).stored
-            workspaces.add(workspace_id)
+            workspaces.add(channel.workspace_id)
         _apply_removals(session, channel=ref, items=removals)
         _apply_edits(session, channel=ref, items=edits)
     return stored, workspaces
