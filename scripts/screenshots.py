@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""Take the README's screenshots of the composer, the calendar and the library.
+"""Take the README's screenshots of the composer, the calendar, the library and the inbox.
 
     python scripts/screenshots.py [--out docs/screenshots]
 
@@ -12,6 +12,12 @@ Debian's Chromium photographs the pages at 1280 and 390 px wide. Never
 Posts can only be scheduled ahead (the domain refuses a time in the past), so the demo
 posts fill the six weeks from tomorrow, and the month and week views open where most of
 them are. None is published or failed: only a network can make a post so.
+
+The inbox is stored as the sync stores it (``ingest_items``, then ``analyze_pending`` with
+the offline analyzer): a dozen conversations of the last few days on Bluesky, Mastodon, X
+and Instagram, some answered (our replies as the network would show them) and closed. One
+is assigned to Bruno, with a note and a reply queued through the domain; no worker runs,
+so it stays queued.
 """
 
 from __future__ import annotations
@@ -43,7 +49,18 @@ from socialdesk.accounts.audit import Actor
 from socialdesk.accounts.roles import Role
 from socialdesk.accounts.vault import Vault
 from socialdesk.config import Settings, load_settings
-from socialdesk.connectors.base import AccountInfo, Credentials
+from socialdesk.connectors.base import (
+    AccountInfo,
+    Credentials,
+    InboundAuthor,
+    InboundItem,
+    InboundKind,
+)
+from socialdesk.inbox import actions as inbox_actions
+from socialdesk.inbox import conversations as inbox_conversations
+from socialdesk.inbox import saved_replies, sla
+from socialdesk.inbox.analysis import analyze_pending
+from socialdesk.inbox.ingest import ChannelRef, ingest_items
 from socialdesk.media.library import store_file
 from socialdesk.publishing import approvals, ideas, library_queries, queue, templates
 from socialdesk.publishing.channels import save_connected_channel
@@ -52,6 +69,8 @@ from socialdesk.publishing.scheduling import to_utc
 from socialdesk.storage import Database
 from socialdesk.storage.migrate import upgrade
 from socialdesk.storage.tables import Channel, User
+from socialdesk.storage.types import utcnow
+from socialdesk.text.analyzer import DefaultAnalyzer
 from socialdesk.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -350,6 +369,8 @@ class Demo:
     channels: dict[str, Channel]
     media: dict[str, uuid.UUID]
     today: dt.date
+    owner_id: uuid.UUID
+    manager_id: uuid.UUID
 
 
 @dataclass(frozen=True)
@@ -834,8 +855,367 @@ def seed(app: App, workdir: Path) -> Demo:
     for keys, text, asset_key in DRAFTS:
         write(ana_id, draft_of(keys, text, asset_key, "draft"))
     return Demo(
-        workspace_id=workspace_id, password=password, channels=channels, media=media, today=today
+        workspace_id=workspace_id,
+        password=password,
+        channels=channels,
+        media=media,
+        today=today,
+        owner_id=ana_id,
+        manager_id=bruno_id,
     )
+
+
+# -- the demo inbox ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    handle: str
+    name: str
+    followers: int | None
+
+
+@dataclass(frozen=True)
+class Said:
+    minutes_ago: int
+    text: str
+    ours: bool = False  # our reply, as the network shows it (sent before this demo)
+
+
+@dataclass(frozen=True)
+class PlannedConversation:
+    key: str
+    channel: str
+    kind: InboundKind
+    person: Person
+    said: Sequence[Said]
+    status: str = "open"
+    closed_minutes_ago: int = 0
+    tags: Sequence[str] = ()
+    assign_to: str | None = None  # "owner" or "manager"
+
+
+#: The conversation Bruno works: a note, and a reply Ana queued (it stays queued: no worker).
+LATE_ORDER = "late-order"
+LATE_ORDER_NOTE = (
+    "Called DPD: they lost part of the shipment of the 9th. The roastery sends Marta a new bag "
+    "by express today, I refunded the shipping."
+)
+LATE_ORDER_REPLY = (
+    "Found it, Marta: the courier lost part of that shipment. A new bag of Huila leaves today "
+    "by express, on us, and we refunded the shipping. Sorry for the wait! — Ana"
+)
+CONVERSATIONS = [
+    PlannedConversation(
+        LATE_ORDER,
+        "bluesky",
+        InboundKind.REPLY,
+        Person("marta-silva.bsky.social", "Marta Silva", 4820),
+        [
+            Said(
+                190,
+                "Ordered two bags of the Huila roast online on the 9th and they still haven't "
+                "arrived. Tracking hasn't moved in a week. Really disappointed.",
+            ),
+            Said(
+                172,
+                "So sorry, Marta! Could you send us your order number? We will look into it "
+                "right away.",
+                ours=True,
+            ),
+            Said(
+                46,
+                "It's #4471. Still nothing today, and no answer to my email either. "
+                "This is really frustrating.",
+            ),
+        ],
+        tags=["shipping", "webshop"],
+        assign_to="manager",
+    ),
+    PlannedConversation(
+        "queue",
+        "x",
+        InboundKind.REPLY,
+        Person("markdoyle", "Mark Doyle", 52300),
+        [
+            Said(
+                95,
+                "@acmecoffee waited 25 minutes for two flat whites this morning. Queue out the "
+                "door and one barista. Not great.",
+            )
+        ],
+    ),
+    PlannedConversation(
+        "flat-white",
+        "x",
+        InboundKind.MENTION,
+        Person("priya_eats", "Priya Natarajan", 18400),
+        [
+            Said(
+                70,
+                "Best flat white in Lyon, hands down. Thank you @acmecoffee, the Huila is "
+                "wonderful ☕",
+            )
+        ],
+    ),
+    PlannedConversation(
+        "oat-milk",
+        "mastodon",
+        InboundKind.REPLY,
+        Person("jonas@fosstodon.org", "Jonas Weber", 312),
+        [
+            Said(
+                22,
+                "@acmecoffee do you have oat milk at the Croix-Rousse shop? And can I bring my "
+                "dog on the terrace?",
+            )
+        ],
+    ),
+    PlannedConversation(
+        "lavender",
+        "instagram",
+        InboundKind.COMMENT,
+        Person("lea.brunch", "Léa Martin", 2150),
+        [Said(130, "That lavender latte looks amazing 😍 Is it on the menu all week?")],
+    ),
+    PlannedConversation(
+        "charged-twice",
+        "instagram",
+        InboundKind.MESSAGE,
+        Person("sophie.mrtn", "Sophie Moreau", 380),
+        [
+            Said(
+                150,
+                "Hi, I was charged twice for my order this morning, €8.40 two times. Could you "
+                "refund one of them? Not happy about this.",
+            )
+        ],
+        tags=["refund"],
+        assign_to="owner",
+    ),
+    PlannedConversation(
+        "offsite",
+        "x",
+        InboundKind.MESSAGE,
+        Person("tomas_herrera", "Tomás Herrera", 640),
+        [
+            Said(
+                320,
+                "Hello! We're planning a team offsite for 25 people in December. Do you host "
+                "private tastings, or do catering?",
+            ),
+            Said(
+                298,
+                "Hi Tomás! We do both. Which date, and for how long? Tell us and we will send "
+                "you a quote today.",
+                ours=True,
+            ),
+        ],
+        status="pending",
+        tags=["events"],
+        assign_to="owner",
+    ),
+    PlannedConversation(
+        "roastery-visit",
+        "mastodon",
+        InboundKind.MESSAGE,
+        Person("karin@mastodon.social", "Karin Olsen", 95),
+        [
+            Said(
+                380,
+                "Is the roastery visit on Sunday still on? I can't find the time anywhere.",
+            )
+        ],
+    ),
+    PlannedConversation(
+        "wifi",
+        "bluesky",
+        InboundKind.MENTION,
+        Person("devpatel.bsky.social", "Dev Patel", 1240),
+        [
+            Said(
+                540,
+                "Spent the afternoon working from @acmecoffee.bsky.social: great wifi, friendly "
+                "staff, and the cold brew is excellent.",
+            ),
+            Said(512, "Thanks Dev, come back soon! The next cold brew is on us.", ours=True),
+        ],
+        status="closed",
+        closed_minutes_ago=505,
+    ),
+    PlannedConversation(
+        "direct-trade",
+        "bluesky",
+        InboundKind.QUOTE,
+        Person("nadiahaddad.bsky.social", "Nadia Haddad", 8900),
+        [
+            Said(
+                1520,
+                "Worth reading if you care where your beans come from. Direct trade, done "
+                "properly.",
+            ),
+            Said(
+                1440,
+                "Thank you Nadia! Lea, our head roaster, is happy to answer any question.",
+                ours=True,
+            ),
+        ],
+        status="closed",
+        closed_minutes_ago=1400,
+    ),
+    PlannedConversation(
+        "sunday",
+        "mastodon",
+        InboundKind.REPLY,
+        Person("paul@piaille.fr", "Paul Girard", 210),
+        [
+            Said(2900, "Bonjour ! Vous ouvrez à quelle heure le dimanche ?"),
+            Said(2862, "Bonjour Paul ! De 8h à 18h le dimanche. À bientôt !", ours=True),
+        ],
+        status="closed",
+        closed_minutes_ago=2850,
+    ),
+    PlannedConversation(
+        "cold-brew-shipping",
+        "instagram",
+        InboundKind.COMMENT,
+        Person("marco.rossi", "Marco Rossi", 760),
+        [
+            Said(1810, "Do you ship the cold brew bottles? Would love some in Milan."),
+            Said(
+                1700,
+                "Not yet, Marco: only at the shop for now. We will say so here when we do!",
+                ours=True,
+            ),
+        ],
+        status="closed",
+        closed_minutes_ago=1690,
+    ),
+]
+SAVED_REPLIES = [
+    (
+        "Order problem",
+        "Sorry {first_name}, that is not the experience we want for you. Could you send us "
+        "your order number? We will sort it out today. — {agent_first_name}",
+    ),
+    (
+        "Opening hours",
+        "Hi {first_name}! We are open 7:30 to 19:00 on weekdays and 8:00 to 18:00 at weekends. "
+        "See you soon! — {agent_first_name}",
+    ),
+    ("Thank you", "Thank you {first_name}, that made our day! ☕ — {agent_first_name}"),
+]
+
+
+def _web_url(channel: Channel, handle: str, external_id: str) -> str:
+    """Where the item would be on its network (never fetched: the link is only shown)."""
+    if channel.network == "bluesky":
+        return f"https://bsky.app/profile/{handle}/post/{external_id}"
+    if channel.network == "mastodon":
+        user, _, host = handle.partition("@")
+        return f"https://{host}/@{user}/{external_id}"
+    if channel.network == "x":
+        return f"https://x.com/{handle}/status/{external_id}"
+    return f"https://www.instagram.com/p/{external_id}/"
+
+
+def _items_of(
+    planned: PlannedConversation, channel: Channel, now: dt.datetime
+) -> list[InboundItem]:
+    """The conversation's messages as the network's connector would have returned them."""
+    person = planned.person
+    them = InboundAuthor(
+        external_id=f"{planned.channel}-user-{person.handle}",
+        handle=person.handle,
+        display_name=person.name,
+        followers=person.followers,
+    )
+    us = InboundAuthor(
+        external_id=channel.external_id, handle=channel.handle, display_name=channel.display_name
+    )
+    thread = f"{planned.key}-thread"
+    items: list[InboundItem] = []
+    for number, said in enumerate(planned.said, start=1):
+        external_id = f"{planned.key}-{number}"
+        private = planned.kind is InboundKind.MESSAGE
+        # Our answer to a public item is a reply; in a direct conversation, a message.
+        kind = InboundKind.REPLY if said.ours and not private else planned.kind
+        author = us if said.ours else them
+        items.append(
+            InboundItem(
+                external_id=external_id,
+                kind=kind,
+                author=author,
+                text=said.text,
+                created_at=now - dt.timedelta(minutes=said.minutes_ago),
+                conversation_id=thread,
+                url=None if private else _web_url(channel, author.handle, external_id),
+                in_reply_to=items[-1].external_id if items else None,
+                from_us=said.ours,
+            )
+        )
+    return items
+
+
+def seed_inbox(app: App, demo: Demo) -> None:
+    """The inbox as a sync would leave it, then what Ana and Bruno did with it."""
+    db, settings, actor = app.db, app.settings, Actor.cli()
+    workspace_id, now = demo.workspace_id, utcnow()
+    found: dict[str, uuid.UUID] = {}
+    with db.transaction(workspace_id) as session:
+        for planned in CONVERSATIONS:
+            channel = demo.channels[planned.channel]
+            result = ingest_items(
+                session,
+                channel=ChannelRef(
+                    id=channel.id, workspace_id=workspace_id, network=channel.network
+                ),
+                items=_items_of(planned, channel, now),
+                now=now,
+            )
+            [found[planned.key]] = result.conversation_ids
+        analyze_pending(session, analyzer=DefaultAnalyzer(), workspace_id=workspace_id)
+
+    people = {"owner": demo.owner_id, "manager": demo.manager_id}
+    with db.transaction(workspace_id) as session:
+        ana = workspaces.access_for(
+            session, user=session.get_one(User, demo.owner_id), workspace_id=workspace_id
+        )
+        bruno = workspaces.access_for(
+            session, user=session.get_one(User, demo.manager_id), workspace_id=workspace_id
+        )
+        sla.update_inbox_settings(
+            session,
+            access=ana,
+            vault=Vault(settings),
+            first_response_minutes=120,
+            resolution_minutes=24 * 60,
+        )
+        for name, text in SAVED_REPLIES:
+            saved_replies.create_saved_reply(session, access=ana, name=name, text=text)
+        for planned in CONVERSATIONS:
+            inbox_conversations.update_conversation(
+                session,
+                access=ana,
+                actor=actor,
+                conversation_id=found[planned.key],
+                status=planned.status,
+                assignee_id=people[planned.assign_to] if planned.assign_to else None,
+                tags=planned.tags,
+                now=now - dt.timedelta(minutes=planned.closed_minutes_ago),
+            )
+        inbox_conversations.add_note(
+            session, access=bruno, conversation_id=found[LATE_ORDER], body=LATE_ORDER_NOTE
+        )
+        inbox_actions.request_action(
+            session,
+            access=ana,
+            actor=actor,
+            conversation_id=found[LATE_ORDER],
+            item_id=None,
+            action="reply",
+            text=LATE_ORDER_REPLY,
+        )
 
 
 def busiest_month(days: Sequence[dt.date]) -> dt.date:
@@ -948,6 +1328,27 @@ class Camera:
             page.locator("#library-grid .lib-card").first.wait_for()
             self.shoot(page, name)
 
+    def inbox(self, viewport: ViewportSize, name: str, *, open_from: str | None = None) -> None:
+        """The list; with ``open_from``, the conversation of that row opened by a click."""
+        with self.page(viewport) as page:
+            self.open(page, "inbox")
+            rows = page.locator("[data-rows] [data-row-link]")
+            rows.first.wait_for()
+            if open_from is not None:
+                rows.filter(has_text=open_from).click()
+                # htmx swaps the right column only: wait for the thread and its queued reply.
+                pane = page.locator("#conversation")
+                pane.get_by_role("heading", level=2).filter(has_text=open_from).wait_for()
+                pane.locator("[data-reply-state]").wait_for()
+                page.wait_for_url(re.compile(r"/inbox/[0-9a-f-]{36}"))
+            self.shoot(page, name)
+
+    def inbox_reports(self, viewport: ViewportSize, name: str) -> None:
+        with self.page(viewport) as page:
+            self.open(page, "inbox/reports")
+            page.locator(".ib-kpis").wait_for()
+            self.shoot(page, name)
+
     def take_all(self) -> None:
         today = self.demo.today
         days = [today + dt.timedelta(days=planned.day) for planned in POSTS]
@@ -959,6 +1360,9 @@ class Camera:
         # On a phone the calendar is a list of one week: the week from tomorrow on.
         self.calendar(PHONE, "calendar-390", view="list", date=today + dt.timedelta(days=1))
         self.library(PHONE, "library-390")
+        self.inbox(DESKTOP, "inbox", open_from=CONVERSATIONS[0].person.name)
+        self.inbox(PHONE, "inbox-390")
+        self.inbox_reports(DESKTOP, "inbox-reports")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -982,9 +1386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with serve(workdir) as app:
             progress(f"the app is up at {app.url}")
             demo = seed(app, workdir)
+            seed_inbox(app, demo)
             progress(
                 f"seeded Acme Coffee: {len(CHANNELS)} channels, {len(PICTURES)} pictures, "
-                f"{len(POSTS) + len(QUEUED) + len(DRAFTS)} posts, 2 ideas"
+                f"{len(POSTS) + len(QUEUED) + len(DRAFTS)} posts, 2 ideas, "
+                f"{len(CONVERSATIONS)} inbox conversations"
             )
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(

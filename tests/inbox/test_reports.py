@@ -87,7 +87,7 @@ def test_report_by_channel_and_member_with_csv(inbox: Inbox, tmp_path: Path) -> 
     assert total.sla_attainment == 0.5
     assert total.sentiment == {"positive": 1, "neutral": 0, "negative": 3, "unknown": 0}
     [channel_row] = report.rows
-    assert channel_row.label == "mastodon acme.example"
+    assert channel_row.label == "Mastodon · acme.example"
     assert sorted(r.label for r in by_member.rows) == ["Mia", "Unassigned"]
     assert sum(r.conversations for r in by_member.rows) == 4
     lines = list(csv.reader(io.StringIO(reports.report_csv(report))))

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts.roles import Permission, require
 from socialdesk.accounts.workspaces import Access
+from socialdesk.connectors.registry import connector_class
 from socialdesk.errors import ValidationError
 from socialdesk.exports import csv_text
 from socialdesk.inbox.sla import business_hours_of, business_seconds, get_inbox_settings
@@ -182,7 +183,7 @@ def _key(group: Group, channel_id: uuid.UUID, assignee_id: uuid.UUID | None) -> 
 def _labels(session: Session, *, access: Access, group: Group) -> dict[str, str]:
     if group == "channel":
         return {
-            str(id_): f"{network} {handle}"
+            str(id_): f"{connector_class(network).display_name} · {handle}"
             for id_, network, handle in session.execute(
                 select(Channel.id, Channel.network, Channel.handle).where(
                     Channel.workspace_id == access.workspace.id

@@ -766,7 +766,7 @@ def test_the_report_page_and_its_csv(scene: Scene) -> None:
     text = text_of(page)
     assert "Conversations 2" in text
     assert "First response, median 1h 00m" in text
-    assert "mastodon acme@mastodon.example" in text
+    assert "Mastodon · acme@mastodon.example" in text
     by_member = text_of(scene.browser("ali").get(f"{url}?group=member&days=7"))
     assert "Unassigned" in by_member
     bad = scene.browser("ali").get(f"{url}?since=yesterday")
