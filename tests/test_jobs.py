@@ -207,6 +207,32 @@ def test_claim_passes_over_rows_another_claim_holds(db: Database) -> None:
     assert results == [[first]]
 
 
+def test_claim_takes_jobs_due_at_the_same_instant_in_id_order(db: Database) -> None:
+    """A busy top of the hour: every job due at once, taken in id order, none twice."""
+    ids = [add(db, due_at=at(-5)) for _ in range(7)]
+    assert take(db, limit=3) == ids[:3]
+    assert take(db, limit=3) == ids[3:6]
+    assert take(db, limit=3) == ids[6:]
+
+
+def test_claim_takes_expired_leases_before_queued_jobs(db: Database) -> None:
+    abandoned = add(db, due_at=at(-1))
+    assert take(db, "a", limit=1) == [abandoned]
+    queued = add(db, due_at=at(-100))
+    assert take(db, "b", seconds=LEASE + 1, limit=1) == [abandoned]
+    assert take(db, "b", seconds=LEASE + 1) == [queued]
+
+
+def test_next_due_at_is_the_earliest_queued_job(db: Database) -> None:
+    assert jobs.next_due_at(db) is None
+    add(db, due_at=at(30))
+    soon = add(db, due_at=at(10))
+    assert jobs.next_due_at(db) == at(10)
+    take(db, seconds=10)  # running jobs are not waiting for their time any more
+    assert row(db, soon).state == "running"
+    assert jobs.next_due_at(db) == at(30)
+
+
 # -- heartbeat and settling ------------------------------------------------------------
 
 
@@ -273,6 +299,39 @@ def test_a_lost_lease_cannot_settle(
     stored = row(db, job_id)
     assert (stored.state, stored.lease_owner, stored.attempts) == ("running", "b", 2)
     assert jobs.complete(db, job_id=job_id, owner="b") is True
+
+
+def test_complete_in_settles_only_the_owners_running_jobs_in_the_callers_transaction(
+    db: Database,
+) -> None:
+    mine, taken_over, done = add(db), add(db), add(db)
+    take(db, "a")
+    with db.transaction() as session:
+        session.execute(update(Job).where(Job.id == taken_over).values(lease_owner="b"))
+    assert jobs.complete(db, job_id=done, owner="a", now=at(1))
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        jobs.complete_in(session, job_ids=[mine], owner="a", now=at(2))
+        raise RuntimeError("the caller's work failed: nothing is settled")
+    assert row(db, mine).state == "running"
+    with db.transaction() as session:
+        settled = jobs.complete_in(session, job_ids=[mine, taken_over, done], owner="a", now=at(3))
+    assert settled == {mine}
+    stored = row(db, mine)
+    assert (stored.state, stored.finished_at, stored.lease_until) == ("done", at(3), None)
+    assert (row(db, taken_over).state, row(db, done).finished_at) == ("running", at(1))
+
+
+def test_taken_over_tells_a_takeover_from_a_job_settled_by_its_owner(db: Database) -> None:
+    settled, stolen, running = add(db), add(db), add(db)
+    take(db, "a")
+    assert jobs.complete(db, job_id=settled, owner="a")
+    take(db, "b", seconds=LEASE + 1, limit=1)  # nothing: the leases still hold
+    with db.transaction() as session:
+        session.execute(update(Job).where(Job.id == stolen).values(lease_owner="b"))
+    assert jobs.heartbeat(
+        db, owner="a", job_ids=[settled, stolen, running], lease_seconds=LEASE
+    ) == {running}
+    assert jobs.taken_over(db, owner="a", job_ids=[settled, stolen, 10_000]) == {stolen, 10_000}
 
 
 def test_a_long_error_is_clipped(db: Database) -> None:

@@ -9,6 +9,7 @@ another one once its lease expires.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import datetime as dt
 import logging
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -301,6 +303,89 @@ def test_run_worker_process_restores_the_signal_handlers(db: Database) -> None:
     )
     assert ran == 1
     assert {signum: signal.getsignal(signum) for signum in before} == before
+
+
+class LoopHandler:
+    """A :class:`ConcurrentHandler`: its jobs run as tasks on an event loop of its own."""
+
+    def __init__(self, db: Database, outcome: Exception | None = None, *, settle: bool = False):
+        self.db = db
+        self.outcome = outcome
+        self.settle = settle
+        self.threads: set[int] = set()
+        self.running = 0
+        self.peak = 0
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def start(self, context: JobContext) -> Future[None]:
+        return asyncio.run_coroutine_threadsafe(self.run(context), self.loop)
+
+    async def run(self, context: JobContext) -> None:
+        self.threads.add(threading.get_ident())
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        await asyncio.sleep(0.2)  # waiting on the network, side by side
+        self.running -= 1
+        if self.outcome is not None:
+            raise self.outcome
+        if self.settle:  # what the publisher does: settle with its own work
+            with self.db.transaction() as session:
+                held = jobs.complete_in(session, job_ids=[context.job.id], owner=context.owner)
+            if held:
+                context.settled.set()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "settle", "state", "last_error"),
+    [
+        (None, False, "done", None),
+        (None, True, "done", None),
+        (TransientError("502 Bad Gateway"), False, "queued", "502 Bad Gateway"),
+        (Rejected("text is too long"), False, "failed", "text is too long"),
+        (RuntimeError("boom"), False, "queued", "RuntimeError: boom"),
+    ],
+    ids=["returns", "settles-itself", "transient", "rejected", "unexpected"],
+)
+def test_a_concurrent_handler_runs_many_jobs_on_one_thread(
+    db: Database,
+    caplog: pytest.LogCaptureFixture,
+    outcome: Exception | None,
+    settle: bool,
+    state: str,
+    last_error: str | None,
+) -> None:
+    job_ids = [add(db) for _ in range(6)]
+    handler = LoopHandler(db, outcome, settle=settle)
+    try:
+        with caplog.at_level(logging.WARNING, logger="socialdesk.jobs"):
+            assert Worker(db, {"t": handler}, concurrency=6).run_once() == 6
+    finally:
+        handler.close()
+    assert handler.peak == 6  # all six in flight at once ...
+    assert len(handler.threads) == 1  # ... on the handler's one thread
+    stored = [row(db, job_id) for job_id in job_ids]
+    assert {(job.state, job.last_error, job.attempts) for job in stored} == {(state, last_error, 1)}
+    # A job the handler settled is not settled a second time by the worker.
+    assert "lost its lease" not in caplog.text
+
+
+def test_an_idle_worker_wakes_when_the_next_job_falls_due(db: Database) -> None:
+    ran = threading.Event()
+    worker = Worker(db, {"t": lambda _context: ran.set()}, poll_seconds=60)
+    add(db, due_at=utcnow() + dt.timedelta(seconds=0.5))
+    worker.start_in_thread()
+    try:
+        # Not after the 60 s poll: the worker slept until the job's due time.
+        assert ran.wait(timeout=20), "the job did not run when it fell due"
+    finally:
+        assert worker.stop(timeout=10)
 
 
 # -- the periodic prune ------------------------------------------------------------------

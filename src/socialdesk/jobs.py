@@ -35,11 +35,12 @@ import datetime as dt
 import logging
 import random
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Row, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -55,13 +56,16 @@ __all__ = [
     "cancel",
     "claim",
     "complete",
+    "complete_in",
     "counts_by_state",
     "enqueue",
     "fail",
     "heartbeat",
+    "next_due_at",
     "oldest_due_age_seconds",
     "prune_finished",
     "retry_later",
+    "taken_over",
 ]
 
 logger = logging.getLogger(__name__)
@@ -153,10 +157,15 @@ def enqueue(
 
 def _claimable(*, now: dt.datetime, due_by: dt.datetime) -> ColumnElement[bool]:
     """Queued and due, or running under a lease that ran out (its worker is gone)."""
-    return or_(
-        and_(Job.state == JobState.QUEUED.value, Job.due_at <= due_by),
-        and_(Job.state == JobState.RUNNING.value, Job.lease_until < now),
-    )
+    return or_(_due(due_by), _lease_expired(now))
+
+
+def _due(due_by: dt.datetime) -> ColumnElement[bool]:
+    return and_(Job.state == JobState.QUEUED.value, Job.due_at <= due_by)
+
+
+def _lease_expired(now: dt.datetime) -> ColumnElement[bool]:
+    return and_(Job.state == JobState.RUNNING.value, Job.lease_until < now)
 
 
 def claim(
@@ -180,31 +189,19 @@ def claim(
     now = now or utcnow()
     lease_until = now + dt.timedelta(seconds=lease_seconds)
     with db.transaction() as session:
-        rows = session.execute(
-            select(
-                Job.id,
-                Job.kind,
-                Job.payload,
-                Job.workspace_id,
-                Job.state,
-                Job.lease_owner,
-                Job.attempts,
-                Job.max_attempts,
-                Job.due_at,
-            )
-            .where(_claimable(now=now, due_by=min(due_by or now, now)))
-            .order_by(Job.due_at, Job.id)
-            .limit(limit)
-            # PostgreSQL: rows another worker is claiming right now are passed over rather
-            # than waited for. SQLite's compiler leaves the clause out; BEGIN IMMEDIATE
-            # already makes this transaction the only writer.
-            .with_for_update(skip_locked=True)
-        ).all()
-        exhausted = [
+        # Two queries, not one with OR: each walks its own index in order and stops at
+        # ``limit`` (ix_jobs_lease, ix_jobs_claim), where the OR made the database read
+        # and sort every due job under the claim's lock: O(backlog) per claim. Expired
+        # leases come first: those jobs have waited longest.
+        rows = _claimable_rows(session, _lease_expired(now), limit=limit)
+        if len(rows) < limit:
+            due = _due(min(due_by or now, now))
+            rows += _claimable_rows(session, due, limit=limit - len(rows))
+        exhausted = {
             row.id
             for row in rows
             if row.state == JobState.RUNNING.value and row.attempts >= row.max_attempts
-        ]
+        }
         claimed = [
             ClaimedJob(
                 id=row.id,
@@ -259,6 +256,36 @@ def claim(
     return claimed
 
 
+_CLAIM_COLUMNS = (
+    Job.id,
+    Job.kind,
+    Job.payload,
+    Job.workspace_id,
+    Job.state,
+    Job.lease_owner,
+    Job.attempts,
+    Job.max_attempts,
+    Job.due_at,
+)
+
+
+def _claimable_rows(
+    session: Session, condition: ColumnElement[bool], *, limit: int
+) -> list[Row[Any]]:
+    return list(
+        session.execute(
+            select(*_CLAIM_COLUMNS)
+            .where(condition)
+            .order_by(Job.due_at, Job.id)
+            .limit(limit)
+            # PostgreSQL: rows another worker is claiming right now are passed over rather
+            # than waited for. SQLite's compiler leaves the clause out; BEGIN IMMEDIATE
+            # already makes this transaction the only writer.
+            .with_for_update(skip_locked=True)
+        ).all()
+    )
+
+
 def _give_up_on_dead_lease(
     session: Session, job_id: int, *, attempts: int, now: dt.datetime
 ) -> None:
@@ -310,6 +337,21 @@ def heartbeat(
     return set(held)
 
 
+def taken_over(db: Database, *, owner: str, job_ids: Collection[int]) -> set[int]:
+    """Which of ``job_ids`` another worker holds or settled now (or that are gone).
+
+    A job missing from :func:`heartbeat`'s answer was either taken over, or settled by
+    its own worker a moment before (:func:`complete_in`); the last owner stays on a
+    settled row, so the owner tells the two apart.
+    """
+    if not job_ids:
+        return set()
+    with db.transaction() as session:
+        rows = session.execute(select(Job.id, Job.lease_owner).where(Job.id.in_(list(job_ids))))
+        owners = {job_id: lease_owner for job_id, lease_owner in rows}
+    return {job_id for job_id in job_ids if owners.get(job_id) != owner}
+
+
 def _settle(db: Database, *, job_id: int, owner: str, outcome: str, **values: Any) -> bool:
     """Write an outcome if ``owner`` still holds the job's lease; say whether it did."""
     with db.transaction() as session:
@@ -347,6 +389,36 @@ def complete(db: Database, *, job_id: int, owner: str, now: dt.datetime | None =
         finished_at=now or utcnow(),
         last_error=None,
     )
+
+
+def complete_in(
+    session: Session, *, job_ids: Collection[int], owner: str, now: dt.datetime | None = None
+) -> set[int]:
+    """Mark jobs done in the caller's transaction; return the ids ``owner`` still held.
+
+    A handler that records its own outcome calls this in the same transaction, so the work
+    and the job settle together: one transaction instead of two, and no moment where the
+    work is recorded but its job still looks unfinished.
+    """
+    if not job_ids:
+        return set()
+    done = session.scalars(
+        update(Job)
+        .where(
+            Job.id.in_(list(job_ids)),
+            Job.state == JobState.RUNNING.value,
+            Job.lease_owner == owner,
+        )
+        .values(
+            state=JobState.DONE.value,
+            lease_until=None,
+            finished_at=now or utcnow(),
+            last_error=None,
+        )
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return set(done)
 
 
 def retry_later(db: Database, *, job_id: int, owner: str, error: str, due_at: dt.datetime) -> bool:
@@ -413,6 +485,21 @@ def oldest_due_age_seconds(session: Session, now: dt.datetime | None = None) -> 
     if oldest is None:
         return None
     return max(0.0, (now - oldest).total_seconds())
+
+
+def next_due_at(db: Database) -> dt.datetime | None:
+    """When the earliest queued job falls due (maybe in the past), or None if none is queued.
+
+    An idle worker sleeps until then instead of a whole poll interval: work due at the top
+    of the hour starts at the top of the hour.
+    """
+    with db.transaction() as session:
+        return session.scalars(
+            select(Job.due_at)
+            .where(Job.state == JobState.QUEUED.value)
+            .order_by(Job.due_at)
+            .limit(1)
+        ).first()
 
 
 def prune_finished(session: Session, *, older_than: dt.datetime) -> int:

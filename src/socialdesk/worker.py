@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 """The worker: claims due jobs from the database and runs them.
 
-One :class:`Worker` runs up to ``concurrency`` jobs at a time, each in a thread of its
-own, and keeps their leases alive with a heartbeat thread. Any number of workers, in any
-number of processes on any number of machines, may share one PostgreSQL database; on
-SQLite one worker normally runs inside ``socialdesk serve``
-(:meth:`Worker.start_in_thread`).
+One :class:`Worker` runs up to ``concurrency`` jobs at a time and keeps their leases alive
+with a heartbeat thread. A plain handler runs each job in a thread of its own; a
+:class:`ConcurrentHandler` (the publisher) starts the job and hands back a future, so
+many of its jobs wait on the network at once on one event loop instead of one thread each.
+Any number of workers, in any number of processes on any number of machines, may share
+one PostgreSQL database; on SQLite one worker normally runs inside ``socialdesk serve``
+(:meth:`Worker.start_in_thread`). An idle worker sleeps until the next job falls due
+(at most ``poll_seconds``), so work due at the top of the hour starts then.
 
 What happens to a job after its handler returns follows the error tree of
 :mod:`socialdesk.errors`:
@@ -29,6 +32,7 @@ never logged: they may hold secrets. Log lines name the job by id and kind.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import secrets
@@ -36,10 +40,10 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,6 +58,7 @@ from socialdesk.storage.types import utcnow
 __all__ = [
     "PERIODIC",
     "PRUNE_KIND",
+    "ConcurrentHandler",
     "Handler",
     "JobContext",
     "Worker",
@@ -72,6 +77,9 @@ PRUNE_RETENTION = dt.timedelta(days=7)
 PRUNE_INTERVAL = dt.timedelta(hours=24)
 #: The longest the claim loop waits after a database error before trying again.
 MAX_ERROR_PAUSE_SECONDS = 30.0
+#: With a backlog, a claim waits this long for more slots to free up rather than taking
+#: one job per claim: a claim costs about as much for one job as for fifty.
+CLAIM_GATHER_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -87,9 +95,26 @@ class JobContext:
     job: ClaimedJob
     owner: str = ""
     lease_lost: threading.Event = field(default_factory=threading.Event, compare=False)
+    #: Set by a handler that marked the job done itself (:func:`socialdesk.jobs.complete_in`
+    #: in the transaction that recorded its work, committed): nothing is left to record.
+    settled: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 Handler = Callable[[JobContext], None]
+
+
+@runtime_checkable
+class ConcurrentHandler(Protocol):
+    """A handler that runs its jobs itself, many at once, and hands back a future per job.
+
+    The future's outcome is the job's outcome, exactly as a plain handler returning or
+    raising. ``start`` must return at once: it runs on the claim loop's thread.
+    """
+
+    def start(self, context: JobContext) -> Future[None]: ...
+
+
+AnyHandler = Handler | ConcurrentHandler
 _SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
@@ -176,7 +201,7 @@ class Worker:
     def __init__(
         self,
         db: Database,
-        handlers: Mapping[str, Handler],
+        handlers: Mapping[str, AnyHandler],
         *,
         concurrency: int = 1,
         lease_seconds: float = 30,
@@ -202,6 +227,8 @@ class Worker:
         self._wake = threading.Event()
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
+        #: Claim at least this many jobs at once when a backlog is waiting.
+        self._claim_batch = max(1, concurrency // 10)
 
     # -- public entry points ------------------------------------------------------------
 
@@ -277,7 +304,9 @@ class Worker:
                 self._claim_loop(executor, stop, until_idle=until_idle, due_by=due_by)
                 if stop.is_set():
                     logger.info("worker %s stopping: waiting for running jobs", self.owner)
-                # Leaving the block waits for running jobs, heartbeat still beating.
+                # Concurrent jobs record their outcome through the executor: it must
+                # outlive them. The heartbeat keeps beating meanwhile.
+                self._wait_until_idle()
         finally:
             heartbeat_stop.set()
             beating.join()
@@ -295,12 +324,15 @@ class Worker:
         due_by: dt.datetime | None,
     ) -> None:
         errors_in_a_row = 0
+        backlog = False
         while not stop.is_set():
             # Cleared before looking at the slots, so a job that finishes from here on
             # wakes the wait below instead of being missed.
             self._wake.clear()
-            with self._lock:
-                free = self.concurrency - len(self._running)
+            free = self._free_slots()
+            if backlog and 0 < free < self._claim_batch:
+                stop.wait(CLAIM_GATHER_SECONDS)
+                free = self._free_slots()
             claimed: list[ClaimedJob] = []
             if free > 0:
                 try:
@@ -326,8 +358,38 @@ class Worker:
                 idle = not self._running
             if until_idle and idle and free > 0 and not claimed:
                 return
-            if free > 0 and len(claimed) == free:
+            backlog = free > 0 and len(claimed) == free
+            if backlog:
                 continue  # every free slot found work: more may be due
+            self._wake.wait(self._idle_wait(until_idle=until_idle, has_free_slots=free > 0))
+
+    def _free_slots(self) -> int:
+        with self._lock:
+            return self.concurrency - len(self._running)
+
+    def _idle_wait(self, *, until_idle: bool, has_free_slots: bool) -> float:
+        """How long to wait for a free slot or new work: up to the next due job, at most
+        ``poll_seconds`` (new jobs may be enqueued elsewhere, due earlier)."""
+        if until_idle or not has_free_slots:
+            return self.poll_seconds
+        try:
+            due_at = jobs.next_due_at(self.db)
+        except Exception:
+            logger.exception("looking up the next due job failed")
+            return self.poll_seconds
+        if due_at is None:
+            return self.poll_seconds
+        # A job due already but not claimed is being claimed by another worker right now:
+        # a short pause, not a busy loop.
+        until_due = max(CLAIM_GATHER_SECONDS, (due_at - utcnow()).total_seconds())
+        return min(self.poll_seconds, until_due)
+
+    def _wait_until_idle(self) -> None:
+        while True:
+            self._wake.clear()
+            with self._lock:
+                if not self._running:
+                    return
             self._wake.wait(self.poll_seconds)
 
     def _submit(self, executor: ThreadPoolExecutor, job: ClaimedJob) -> None:
@@ -345,25 +407,59 @@ class Worker:
                 )
                 return
             self._running[job.id] = _Running(context)
-        executor.submit(self._execute, context)
+        handler = self.handlers.get(job.kind)
+        if not isinstance(handler, ConcurrentHandler):
+            executor.submit(self._execute, context)
+            return
+        try:
+            started = handler.start(context)
+        except Exception as exc:  # a bug in start(): the job's outcome, like any other
+            started = Future()
+            started.set_exception(exc)
+        started.add_done_callback(functools.partial(self._started_done, executor, context))
 
-    def _execute(self, context: JobContext) -> None:
-        """Run one job and record its outcome. Never raises: this is a pool thread."""
+    def _started_done(
+        self, executor: ThreadPoolExecutor, context: JobContext, started: Future[None]
+    ) -> None:
+        """Runs on the handler's thread (an event loop) when a started job ends."""
+        if context.settled.is_set() and not started.cancelled() and started.exception() is None:
+            # Recorded in the handler's own transaction: only the bookkeeping is left.
+            logger.debug("job %s (%s) done", context.job.id, context.job.kind)
+            self._forget(context.job)
+            return
+        # Writing the outcome takes the database: in a pool thread, never on that loop.
+        executor.submit(self._execute, context, started)
+
+    def _execute(self, context: JobContext, started: Future[None] | None = None) -> None:
+        """Run one job (or take the outcome of a started one) and record the outcome.
+
+        Never raises: this is a pool thread.
+        """
         job = context.job
         try:
-            error = self._call_handler(context)
+            if started is None:
+                error = self._call_handler(context)
+            else:
+                error = self._outcome(context, started)
             with self._lock:
                 self._running[job.id].settling = True
-            self._record(job, error)
+            if error is None and context.settled.is_set():
+                logger.debug("job %s (%s) done", job.id, job.kind)
+            else:
+                self._record(job, error)
         except Exception:
             # The outcome could not be written (database gone?). The lease will expire and
             # the job will run again: at least once, never silently lost.
             logger.exception("job %s (%s): recording the outcome failed", job.id, job.kind)
         finally:
-            with self._lock:
-                self._running.pop(job.id, None)
-                self._ran += 1
-            self._wake.set()
+            self._forget(job)
+
+    def _forget(self, job: ClaimedJob) -> None:
+        """The job is over here: free its slot and wake the claim loop."""
+        with self._lock:
+            self._running.pop(job.id, None)
+            self._ran += 1
+        self._wake.set()
 
     def _call_handler(self, context: JobContext) -> Exception | None:
         job = context.job
@@ -372,19 +468,33 @@ class Worker:
             return _NoHandler(f"no handler for kind {job.kind!r}")
         logger.debug("job %s (%s) starting, attempt %s", job.id, job.kind, job.attempts)
         try:
-            handler(context)
-        except SocialdeskError as exc:
-            return exc
+            if isinstance(handler, ConcurrentHandler):
+                handler.start(context).result()  # not reached from _submit; for completeness
+            else:
+                handler(context)
         except Exception as exc:
-            logger.exception(
+            return self._as_outcome(job, exc)
+        return None
+
+    def _outcome(self, context: JobContext, started: Future[None]) -> Exception | None:
+        try:
+            started.result()
+        except Exception as exc:  # CancelledError too: the work may not have run
+            return self._as_outcome(context.job, exc)
+        return None
+
+    @staticmethod
+    def _as_outcome(job: ClaimedJob, exc: Exception) -> Exception:
+        if not isinstance(exc, SocialdeskError):
+            logger.error(
                 "job %s (%s) attempt %s of %s raised an unexpected error",
                 job.id,
                 job.kind,
                 job.attempts,
                 job.max_attempts,
+                exc_info=exc,
             )
-            return exc
-        return None
+        return exc
 
     def _record(self, job: ClaimedJob, error: Exception | None) -> None:
         owner = self.owner
@@ -452,6 +562,13 @@ class Worker:
                 logger.exception("heartbeat of %s jobs failed", len(ids))
                 continue
             gone = ids - held
+            if gone:
+                try:
+                    # Not held any more: taken over, or settled by its handler meanwhile.
+                    gone = jobs.taken_over(self.db, owner=self.owner, job_ids=gone)
+                except Exception:
+                    logger.exception("looking up %s jobs that lost their lease failed", len(gone))
+                    continue
             with self._lock:
                 lost = [
                     run
@@ -476,7 +593,7 @@ class _NoHandler(Exception):
 
 def run_worker_process(
     db: Database,
-    handlers: Mapping[str, Handler],
+    handlers: Mapping[str, AnyHandler],
     *,
     concurrency: int,
     once: bool,

@@ -9,11 +9,15 @@ import pytest
 from sqlalchemy import select, update
 
 from socialdesk.accounts.audit import Actor
+from socialdesk.connectors.base import RateLimit
+from socialdesk.connectors.mastodon import MastodonConnector
 from socialdesk.errors import ValidationError
+from socialdesk.handlers import build_handlers
 from socialdesk.publishing import posts
 from socialdesk.publishing.posts import ChannelContent, PostDraft
 from socialdesk.storage.tables import Channel, Delivery, Job, Post
 from socialdesk.storage.types import utcnow
+from socialdesk.worker import Worker
 from tests.publishing.conftest import Desk
 
 CLI = Actor.cli()
@@ -207,6 +211,49 @@ def test_a_rate_limit_waits_as_the_network_says(desk: Desk) -> None:
         assert job.state == "queued"
         assert job.due_at >= before + dt.timedelta(seconds=110)
     assert desk.fake.count_statuses(account) == 0
+
+
+def test_publishes_begun_together_count_against_the_rate_limit(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deliveries begun in one batch are on their way: each counts against the limit."""
+    monkeypatch.setattr(
+        MastodonConnector, "rate_limit", RateLimit(max_posts=2, per_seconds=3600, source="test")
+    )
+    channel, account = desk.connect_mastodon("alice")
+    created = [_post(desk, channel.id, text=f"Post {n}") for n in range(3)]
+    handlers = build_handlers(
+        db=desk.db, settings=desk.settings, vault=desk.vault, network=desk.network
+    )
+    before = utcnow()
+    Worker(desk.db, handlers, concurrency=5, poll_seconds=0.05).run_once()
+    assert desk.fake.count_statuses(account) == 2
+    states = sorted(_deliveries(desk, post)[0].state for post in created)
+    assert states == ["pending", "published", "published"]
+    with desk.db.transaction() as session:
+        [waiting] = session.scalars(select(Job).where(Job.state == "queued")).all()
+    assert waiting.last_error is not None
+    assert "reached 2 posts" in waiting.last_error
+    assert waiting.due_at >= before + dt.timedelta(seconds=3500)
+
+
+def test_a_burst_of_deliveries_is_published_once_each_and_every_job_is_done(desk: Desk) -> None:
+    """Many publishes in flight at once, begun and settled in shared transactions."""
+    channel, account = desk.connect_mastodon("alice")
+    other, other_account = desk.connect_mastodon("bob")
+    created = [_post(desk, channel.id, other.id, text=f"Burst {n}") for n in range(12)]
+    handlers = build_handlers(
+        db=desk.db, settings=desk.settings, vault=desk.vault, network=desk.network
+    )
+    assert Worker(desk.db, handlers, concurrency=10, poll_seconds=0.05).run_once() == 24
+    assert desk.fake.count_statuses(account) == desk.fake.count_statuses(other_account) == 12
+    assert {_status(desk, post) for post in created} == {"published"}
+    deliveries = [d for post in created for d in _deliveries(desk, post)]
+    assert len({d.external_id for d in deliveries}) == 24
+    assert all(d.job_id is None and d.published_at is not None for d in deliveries)
+    with desk.db.transaction() as session:
+        states = session.scalars(select(Job.state).where(Job.kind == "publish.delivery")).all()
+    assert states == ["done"] * 24
 
 
 def test_reschedule_and_cancel(desk: Desk) -> None:

@@ -10,26 +10,38 @@ How a delivery is published exactly once (DESIGN.md, invariant 1):
    of its own (``Idempotency.LOOKUP``), a possibly-sent earlier attempt is first looked
    up on the network. Networks with an idempotency key or a record key we choose are
    simply called again: the repeat cannot make a second post.
-3. The external id is stored the moment it is known, in its own transaction.
+3. The external id is stored the moment it is known, in its own transaction, which also
+   marks the job done (:func:`socialdesk.jobs.complete_in`).
 
 Failures follow the error tree: rejected → failed with the network's reason; auth expired
 → the channel needs reconnecting and the delivery is held; rate limited, transient or
 uncertain → tried again later (uncertain ones looked up first), up to a bounded number of
 attempts after which the delivery fails with the last reason.
+
+The publisher is a :class:`~socialdesk.worker.ConcurrentHandler`: its jobs run as
+coroutines on the :class:`NetworkRuntime`'s event loop, so a worker keeps many publishes
+waiting on the network on one thread. Steps 1 and 3 of publishes that arrive together
+share one transaction (:class:`_Batcher`), run on a small pool of database threads so the
+loop never waits for the database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import logging
-import threading
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from collections import defaultdict
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, joinedload
 
-from socialdesk import notifications
+from socialdesk import jobs, notifications
 from socialdesk.accounts.vault import Vault
 from socialdesk.config import Settings
 from socialdesk.connectors.base import (
@@ -55,19 +67,29 @@ from socialdesk.publishing import deliveries as dl
 from socialdesk.publishing.channels import (
     ACTIVE,
     DISCONNECTED,
+    REFRESH_MARGIN,
     build_connector,
     fresh_credentials,
+    load_credentials,
     mark_needs_reconnect,
 )
 from socialdesk.publishing.runtime import NetworkRuntime
 from socialdesk.storage.session import Database
-from socialdesk.storage.tables import Channel, Delivery
+from socialdesk.storage.tables import Channel, Delivery, Post
 from socialdesk.storage.types import utcnow
 from socialdesk.worker import JobContext
 
 logger = logging.getLogger(__name__)
 
 _OPTION_FIELDS = ("thread", "first_comment", "link")
+#: Publishes whose first or last step share one transaction, at most.
+MAX_BATCH = 100
+#: Threads writing the publisher's transactions. SQLite has one writer at a time, and
+#: threads of one process queueing for its lock would sleep in its busy handler.
+DB_THREADS = {"sqlite": 1, "postgresql": 2}
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 class _NotSent(TransientError):
@@ -78,11 +100,114 @@ class _NotSent(TransientError):
 class _Attempt:
     delivery_id: uuid.UUID
     workspace_id: uuid.UUID
+    post_id: uuid.UUID
     channel: Channel
+    #: None when the token is about to expire: refreshed (outside the batch) before use.
+    credentials: Credentials | None
     outbound: OutboundPost
     maybe_sent_before: bool
     first_attempt_at: dt.datetime
     attempt: int
+    #: The delivery's options once published, if they carry a note to drop then.
+    options_once_published: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class _Recent:
+    """A channel's publishes in its rate-limit window, as a batch counts them."""
+
+    count: int
+    oldest: dt.datetime | None
+
+
+@dataclass(slots=True)
+class _BeginBatch:
+    """What one begin transaction gathers before writing it all at once."""
+
+    deliveries: list[uuid.UUID]
+    now: dt.datetime
+    #: Rows of the deliveries that begin now, for one UPDATE by primary key.
+    begun: list[dict[str, Any]] = field(default_factory=list)
+    #: Posts to mark ``publishing`` (those still ``scheduled`` or ``approved``).
+    posts: set[uuid.UUID] = field(default_factory=set)
+    recent: dict[uuid.UUID, _Recent] = field(default_factory=dict)
+    credentials: dict[uuid.UUID, Credentials | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Published:
+    context: JobContext
+    attempt: _Attempt
+    result: PublishResult
+
+
+class _Batcher(Generic[Item, Result]):
+    """Runs ``run`` on the items requested while its previous call ran: one transaction
+    for all of them (group commit), in a database thread, never blocking the loop.
+
+    ``run`` returns one result or exception per item. When the whole call fails (one bad
+    item, a deadlock), each item is run again on its own, so one item's failure is its
+    own and not its neighbours'. Used only from the event loop's thread.
+    """
+
+    def __init__(
+        self, run: Callable[[list[Item]], list[Result | Exception]], executor: Executor
+    ) -> None:
+        self._run = run
+        self._executor = executor
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._running = False
+
+    async def submit(self, item: Item) -> Result:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._waiting.append((item, future))
+        if not self._running and len(self._waiting) == 1:
+            # Not at once: the other jobs started in this turn of the loop join the batch.
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self._running or not self._waiting:
+            return
+        batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+        self._running = True
+        items = [item for item, _ in batch]
+        done = asyncio.get_running_loop().run_in_executor(self._executor, self._run_all, items)
+        done.add_done_callback(functools.partial(self._finished, batch))
+
+    def _finished(
+        self,
+        batch: list[tuple[Item, asyncio.Future[Result]]],
+        done: asyncio.Future[list[Result | Exception]],
+    ) -> None:
+        self._running = False
+        error = done.exception()
+        results: Sequence[Result | BaseException] = (
+            [error] * len(batch) if error is not None else done.result()
+        )
+        for (_item, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        self._flush()
+
+    def _run_all(self, items: list[Item]) -> list[Result | Exception]:
+        try:
+            return self._run(items)
+        except Exception as exc:
+            if len(items) == 1:
+                return [exc]
+        return [self._run_one(item) for item in items]
+
+    def _run_one(self, item: Item) -> Result | Exception:
+        try:
+            return self._run([item])[0]
+        except Exception as exc:
+            return exc
 
 
 class Publisher:
@@ -95,88 +220,205 @@ class Publisher:
         self.settings = settings
         self.vault = vault
         self.network = network
-        self._local = threading.local()
+        self._db_threads = ThreadPoolExecutor(
+            max_workers=DB_THREADS.get(db.engine.dialect.name, 2),
+            thread_name_prefix="socialdesk-publish-db",
+        )
+        self._begins = _Batcher(self._begin_many, self._db_threads)
+        self._settles = _Batcher(self._published_many, self._db_threads)
+        #: Connectors by channel, reused while the credentials stay the same; only touched
+        #: on the network loop. Reuse keeps a network session (Bluesky signs in once, not
+        #: once per post: its sign-in limit is 30 per 5 minutes).
+        self._connectors: dict[uuid.UUID, tuple[Credentials, Connector]] = {}
+
+    def start(self, context: JobContext) -> Future[None]:
+        """Publish the job's delivery on the network loop (the worker's entry point)."""
+        return self.network.submit(self._publish(context))
 
     def __call__(self, context: JobContext) -> None:
+        self.start(context).result()
+
+    async def _publish(self, context: JobContext) -> None:
         delivery_id = uuid.UUID(str(context.job.payload["delivery_id"]))
-        attempt = self._begin(delivery_id, job_id=context.job.id)
+        attempt = await self._begins.submit((delivery_id, context.job.id))
         if attempt is None:
             return
         try:
-            result = self._send(attempt)
+            result = await self._send(attempt)
         except AuthExpired as exc:
-            self._held(attempt, exc)
+            await self._in_db(self._held, attempt, exc)
             return
         except Rejected as exc:
-            self._failed(attempt, exc.reason, exc.code)
+            await self._in_db(self._failed, attempt, exc.reason, exc.code)
             return
         except ValidationError as exc:
-            self._failed(attempt, exc.message, exc.code)
+            await self._in_db(self._failed, attempt, exc.message, exc.code)
             return
         except (RateLimited, TransientError) as exc:
-            self._retryable(attempt, exc)
+            await self._in_db(self._retryable, attempt, exc)
             raise
         except SocialdeskError as exc:
-            self._failed(attempt, exc.message, exc.code)
+            await self._in_db(self._failed, attempt, exc.message, exc.code)
             return
         except Exception as exc:
             # A bug or an unexpected answer: the call may have gone through.
-            self._retryable(attempt, UncertainOutcome(f"{type(exc).__name__}: {exc}"))
+            uncertain = UncertainOutcome(f"{type(exc).__name__}: {exc}")
+            await self._in_db(self._retryable, attempt, uncertain)
             raise
-        self._published(attempt, result)
+        await self._settles.submit(_Published(context=context, attempt=attempt, result=result))
+
+    async def _in_db(self, function: Callable[..., None], *args: Any) -> None:
+        """Run one of the single-publish transactions (the failures) in a database thread."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._db_threads, functools.partial(function, *args))
 
     # -- the three steps ----------------------------------------------------------------
 
-    def _begin(self, delivery_id: uuid.UUID, *, job_id: int) -> _Attempt | None:
-        with self.db.transaction() as session:
-            delivery = session.get(Delivery, delivery_id)
-            if delivery is None or delivery.job_id != job_id:
-                return None  # deleted, or rescheduled under another job
-            if delivery.state not in (dl.PENDING, dl.PUBLISHING, dl.UNCERTAIN):
-                return None
-            post = delivery.post
-            channel = delivery.channel
-            if post.status in ("draft", "in_review", "cancelled"):
-                return None
-            if channel.status == DISCONNECTED:
-                dl.cancel_delivery(
-                    session, delivery=delivery, reason="the channel was disconnected"
-                )
-                dl.refresh_post_status(session, post=post)
-                return None
-            if channel.status != ACTIVE:
-                delivery.state = dl.HELD
-                delivery.job_id = None
-                dl.refresh_post_status(session, post=post)
-                return None
-            self._check_rate_limit(session, channel)
-            maybe_sent = delivery.state in (dl.PUBLISHING, dl.UNCERTAIN) or bool(
-                delivery.options.get("_lookup_first")
-            )
-            delivery.state = dl.PUBLISHING
-            delivery.attempts += 1
-            delivery.first_attempt_at = delivery.first_attempt_at or utcnow()
-            if post.status in ("scheduled", "approved"):
-                post.status = "publishing"
-            outbound = self._outbound(delivery, attempted_at=delivery.first_attempt_at)
-            session.expunge(channel)
-            return _Attempt(
-                delivery_id=delivery.id,
-                workspace_id=delivery.workspace_id,
-                channel=channel,
-                outbound=outbound,
-                maybe_sent_before=maybe_sent,
-                first_attempt_at=delivery.first_attempt_at,
-                attempt=delivery.attempts,
-            )
+    def _begin_many(
+        self, requests: list[tuple[uuid.UUID, int]]
+    ) -> list[_Attempt | Exception | None]:
+        """Step 1 for many deliveries (``(delivery id, job id)``), in one transaction.
 
-    def _send(self, attempt: _Attempt) -> PublishResult:
-        channel = attempt.channel
+        The deliveries are read through the ORM (with their post, channel and media) and
+        written back with plain UPDATEs by primary key, one executemany for the batch.
+        """
+        with self.db.transaction() as session:
+            found = {
+                delivery.id: delivery
+                for delivery in session.scalars(
+                    select(Delivery)
+                    .where(Delivery.id.in_([delivery_id for delivery_id, _ in requests]))
+                    .options(joinedload(Delivery.post))
+                )
+            }
+            batch = _BeginBatch(deliveries=list(found), now=utcnow())
+            results: list[_Attempt | Exception | None] = []
+            # The reads in the loop (rate-limit counts, credentials) do not depend on the
+            # writes before them: no flush before each of them.
+            with session.no_autoflush:
+                for delivery_id, job_id in requests:
+                    delivery = found.get(delivery_id)
+                    if delivery is None or delivery.job_id != job_id:
+                        results.append(None)  # deleted, or rescheduled under another job
+                        continue
+                    results.append(self._begin_one(session, delivery, batch=batch))
+            # The rare changes made through the ORM (a channel disconnected or held) go
+            # first: the UPDATEs below then see the post statuses they computed.
+            session.flush()
+            if batch.begun:
+                session.execute(update(Delivery), batch.begun)
+            if batch.posts:
+                session.execute(
+                    update(Post)
+                    .where(Post.id.in_(batch.posts), Post.status.in_(("scheduled", "approved")))
+                    .values(status="publishing", updated_at=batch.now)
+                    .execution_options(synchronize_session=False)
+                )
+            return results
+
+    def _begin_one(
+        self, session: Session, delivery: Delivery, *, batch: _BeginBatch
+    ) -> _Attempt | Exception | None:
+        if delivery.state not in (dl.PENDING, dl.PUBLISHING, dl.UNCERTAIN):
+            return None
+        post = delivery.post
+        channel = delivery.channel
+        if post.status in ("draft", "in_review", "cancelled"):
+            return None
+        if channel.status == DISCONNECTED:
+            dl.cancel_delivery(session, delivery=delivery, reason="the channel was disconnected")
+            session.flush()  # the post's status is read back from its deliveries' states
+            dl.refresh_post_status(session, post=post)
+            return None
+        if channel.status != ACTIVE:
+            delivery.state = dl.HELD
+            delivery.job_id = None
+            session.flush()
+            dl.refresh_post_status(session, post=post)
+            return None
+        # Checked before anything is written: a refusal leaves this delivery untouched.
+        refusal = self._rate_limit_refusal(
+            session, channel, recent=batch.recent, batch=batch.deliveries
+        )
+        if refusal is not None:
+            return refusal
+        if channel.id not in batch.credentials:
+            batch.credentials[channel.id] = self._usable_credentials(session, channel)
+        maybe_sent = delivery.state in (dl.PUBLISHING, dl.UNCERTAIN) or bool(
+            delivery.options.get("_lookup_first")
+        )
+        attempt = delivery.attempts + 1
+        first_attempt_at = delivery.first_attempt_at or batch.now
+        batch.begun.append(
+            {
+                "id": delivery.id,
+                "state": dl.PUBLISHING,
+                "attempts": attempt,
+                "first_attempt_at": first_attempt_at,
+                "updated_at": batch.now,
+            }
+        )
+        if post.status in ("scheduled", "approved"):
+            batch.posts.add(post.id)
+        lookup_note = "_lookup_first" in delivery.options
+        return _Attempt(
+            delivery_id=delivery.id,
+            workspace_id=delivery.workspace_id,
+            post_id=delivery.post_id,
+            channel=channel,
+            credentials=batch.credentials[channel.id],
+            outbound=self._outbound(delivery, attempted_at=first_attempt_at),
+            maybe_sent_before=maybe_sent,
+            first_attempt_at=first_attempt_at,
+            attempt=attempt,
+            options_once_published=(
+                {k: v for k, v in delivery.options.items() if k != "_lookup_first"}
+                if lookup_note
+                else None
+            ),
+        )
+
+    def _usable_credentials(self, session: Session, channel: Channel) -> Credentials | None:
+        """The stored credentials if they are good for a while; None if they need a refresh.
+
+        Read in the batch's transaction: what :func:`fresh_credentials` would read in one
+        of its own, for every publish but the rare one that must refresh a token first.
+        """
+        stored = load_credentials(session, vault=self.vault, channel=channel)
+        expires = stored.expires_at
+        if expires is None or expires - REFRESH_MARGIN > utcnow():
+            return stored
+        return None
+
+    async def _send(self, attempt: _Attempt) -> PublishResult:
+        loop = asyncio.get_running_loop()
+        credentials = attempt.credentials
+        if credentials is None:
+            # A refresh waits on the network and maybe on another refresher's lease: in a
+            # thread of the loop's default pool, not in a database thread.
+            credentials = await loop.run_in_executor(None, self._fresh_credentials, attempt)
+        connector = self._connector(attempt.channel, credentials)
+        outbound = attempt.outbound
+        if outbound.media:
+            # Resizing and transcoding take CPU and disk time: not on the loop.
+            outbound = await loop.run_in_executor(
+                None, self._with_prepared_media, outbound, connector
+            )
+        # No idempotency of its own, or a key the network has forgotten by now (Mastodon
+        # keeps one for an hour): look the possibly-sent attempt up before sending again.
+        if attempt.maybe_sent_before and self._must_look_up(connector, attempt):
+            found = await connector.find_published(outbound)
+            if found is not None:
+                logger.info("delivery %s was already published; found it", attempt.delivery_id)
+                return found
+        return await connector.publish(outbound)
+
+    def _fresh_credentials(self, attempt: _Attempt) -> Credentials:
         try:
-            credentials = fresh_credentials(
+            return fresh_credentials(
                 self.db,
                 vault=self.vault,
-                channel_id=channel.id,
+                channel_id=attempt.channel.id,
                 http=self.network.http,
                 run=self.network.run,
                 settings=self.settings,
@@ -184,35 +426,16 @@ class Publisher:
         except TransientError as exc:
             # Even a refresh that timed out sent nothing of the post: no "uncertain" state.
             raise _NotSent(exc.message) from exc
-        connector = self._connector(channel, credentials)
-        outbound = self._with_prepared_media(attempt.outbound, connector)
-        # No idempotency of its own, or a key the network has forgotten by now (Mastodon
-        # keeps one for an hour): look the possibly-sent attempt up before sending again.
-        if attempt.maybe_sent_before and self._must_look_up(connector, attempt):
-            found = self.network.run(connector.find_published(outbound))
-            if found is not None:
-                logger.info("delivery %s was already published; found it", attempt.delivery_id)
-                return found
-        return self.network.run(connector.publish(outbound))
 
     def _connector(self, channel: Channel, credentials: Credentials) -> Connector:
-        """This thread's connector for the channel, reused while the credentials stay the same.
-
-        Reuse keeps a network session (Bluesky signs in once, not once per post: its
-        sign-in limit is 30 per 5 minutes) and the thread's HTTP connections.
-        """
-        cache: dict[uuid.UUID, tuple[Credentials, Connector]] | None = getattr(
-            self._local, "connectors", None
-        )
-        if cache is None:
-            cache = self._local.connectors = {}
-        cached = cache.get(channel.id)
+        """The channel's connector, reused while the credentials stay the same."""
+        cached = self._connectors.get(channel.id)
         if cached is not None and cached[0] == credentials:
             return cached[1]
         connector = build_connector(
             channel, credentials, http=self.network.http, settings=self.settings
         )
-        cache[channel.id] = (credentials, connector)
+        self._connectors[channel.id] = (credentials, connector)
         return connector
 
     @staticmethod
@@ -228,20 +451,52 @@ class Publisher:
             return age > window - 300
         return False
 
-    def _published(self, attempt: _Attempt, result: PublishResult) -> None:
+    def _published_many(self, items: list[_Published]) -> list[Exception | None]:
+        """Step 3 for many publishes in one transaction: store what the network answered,
+        settle the posts' statuses and mark the jobs done.
+
+        Plain UPDATEs by primary key (one executemany per shape), without loading the
+        deliveries: this runs once per publish and the ORM's bookkeeping was most of it.
+        """
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        rows_with_options: list[dict[str, Any]] = []
+        for item in items:
+            result = item.result
+            row = {
+                "id": item.attempt.delivery_id,
+                "state": dl.PUBLISHED,
+                "external_id": result.external_id,
+                "external_url": result.url,
+                "part_ids": list(result.part_ids),
+                "published_at": now,
+                "last_error": None,
+                "last_error_code": None,
+                "job_id": None,
+                "updated_at": now,
+            }
+            if item.attempt.options_once_published is None:
+                rows.append(row)
+            else:
+                rows_with_options.append({**row, "options": item.attempt.options_once_published})
         with self.db.transaction() as session:
-            delivery = session.get_one(Delivery, attempt.delivery_id)
-            delivery.state = dl.PUBLISHED
-            delivery.external_id = result.external_id
-            delivery.external_url = result.url
-            delivery.part_ids = list(result.part_ids)
-            delivery.published_at = utcnow()
-            delivery.options = {k: v for k, v in delivery.options.items() if k != "_lookup_first"}
-            delivery.last_error = None
-            delivery.last_error_code = None
-            delivery.job_id = None
-            dl.refresh_post_status(session, post=delivery.post)
-        logger.info("published delivery %s as %s", attempt.delivery_id, result.external_id)
+            for batch in (rows, rows_with_options):
+                if batch:
+                    session.execute(update(Delivery), batch)
+            dl.refresh_post_statuses(session, post_ids={item.attempt.post_id for item in items})
+            by_owner: dict[str, list[int]] = defaultdict(list)
+            for item in items:
+                by_owner[item.context.owner].append(item.context.job.id)
+            done: set[int] = set()
+            for owner, job_ids in by_owner.items():
+                done |= jobs.complete_in(session, job_ids=job_ids, owner=owner, now=now)
+        for item in items:
+            if item.context.job.id in done:
+                item.context.settled.set()
+            logger.info(
+                "published delivery %s as %s", item.attempt.delivery_id, item.result.external_id
+            )
+        return [None] * len(items)
 
     # -- failures -------------------------------------------------------------------------
 
@@ -314,26 +569,45 @@ class Publisher:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _check_rate_limit(self, session: Any, channel: Channel) -> None:
-        """Keep under the network's published per-account limit before calling it."""
+    def _rate_limit_refusal(
+        self,
+        session: Session,
+        channel: Channel,
+        *,
+        recent: dict[uuid.UUID, _Recent],
+        batch: Collection[uuid.UUID],
+    ) -> RateLimited | None:
+        """Keep under the network's published per-account limit before calling it.
+
+        Publishes on their way count too: deliveries ``publishing`` in other batches or
+        workers, and those let through earlier in this batch (``recent`` holds, per channel,
+        the count made at the batch's first delivery of that channel, plus those).
+        """
         limit = connector_class(channel.network).rate_limit
         if limit is None:
-            return
-        since = utcnow() - dt.timedelta(seconds=limit.per_seconds)
-        recent = session.execute(
-            select(func.count(), func.min(Delivery.published_at)).where(
-                Delivery.channel_id == channel.id,
-                Delivery.state == dl.PUBLISHED,
-                Delivery.published_at > since,
-            )
-        ).one()
-        count, oldest = recent
-        if count >= limit.max_posts and oldest is not None:
-            wait = (oldest + dt.timedelta(seconds=limit.per_seconds) - utcnow()).total_seconds()
-            raise RateLimited(
-                f"{channel.handle} reached {limit.max_posts} posts in {limit.per_seconds} s",
-                retry_after=max(1.0, wait),
-            )
+            return None
+        counted = recent.get(channel.id)
+        if counted is None:
+            since = utcnow() - dt.timedelta(seconds=limit.per_seconds)
+            count, oldest = session.execute(
+                select(func.count(), func.min(Delivery.published_at)).where(
+                    Delivery.channel_id == channel.id,
+                    or_(
+                        and_(Delivery.state == dl.PUBLISHED, Delivery.published_at > since),
+                        and_(Delivery.state == dl.PUBLISHING, Delivery.id.not_in(batch)),
+                    ),
+                )
+            ).one()
+            counted = recent[channel.id] = _Recent(count=count, oldest=oldest)
+        if counted.count < limit.max_posts:
+            counted.count += 1
+            return None
+        window_ends = (counted.oldest or utcnow()) + dt.timedelta(seconds=limit.per_seconds)
+        wait = (window_ends - utcnow()).total_seconds()
+        return RateLimited(
+            f"{channel.handle} reached {limit.max_posts} posts in {limit.per_seconds} s",
+            retry_after=max(1.0, wait),
+        )
 
     def _outbound(self, delivery: Delivery, *, attempted_at: dt.datetime | None) -> OutboundPost:
         options = {k: v for k, v in delivery.options.items() if not k.startswith("_")}

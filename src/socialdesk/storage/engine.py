@@ -15,6 +15,14 @@ logger = logging.getLogger(__name__)
 
 #: How long a SQLite writer waits for another one before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: The most connections one process keeps to PostgreSQL, and opens beyond those at busy
+#: moments. Callers used to size the pool by jobs in flight (``concurrency + 2``), so two
+#: workers at ``--concurrency 50`` overran a default PostgreSQL (max_connections = 100).
+#: A worker's publishes share two database threads and its claim loop and heartbeat one
+#: connection each, so a handful is plenty; a thread that finds none free waits for one
+#: (``pool_timeout``) instead of failing.
+MAX_POOL_SIZE = 10
+MAX_POOL_OVERFLOW = 5
 
 
 def normalize_database_url(url: str) -> str:
@@ -53,6 +61,11 @@ def create_engine_for_url(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:  # another pool class may take no size at all
+        kwargs["pool_size"] = min(kwargs.get("pool_size", MAX_POOL_SIZE), MAX_POOL_SIZE)
+        kwargs["max_overflow"] = min(
+            kwargs.get("max_overflow", MAX_POOL_OVERFLOW), MAX_POOL_OVERFLOW
+        )
     return create_engine(url, **kwargs)
 
 

@@ -181,7 +181,7 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_claim", "state", "due_at"),
+        Index("ix_jobs_claim", "state", "due_at", "id"),
         Index("ix_jobs_lease", "state", "lease_until"),
     )
 
