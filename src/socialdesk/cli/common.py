@@ -49,6 +49,10 @@ def load() -> Settings:
     )
     # Alembic narrates every context it opens (the health check opens one per call).
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # httpx logs every request with its full URL at INFO: a line per publish, and some
+    # networks (the Graph API) take the access token in the query string (invariant 5).
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     return settings
 
 

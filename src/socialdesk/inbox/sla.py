@@ -190,6 +190,12 @@ def _check_zone(name: str) -> str:
     return name
 
 
+def read_inbox_settings(session: Session, *, access: Access) -> InboxSettings:
+    """The settings, for members who may read the inbox (not approvers)."""
+    require(access.role, Permission.INBOX_READ)
+    return get_inbox_settings(session, workspace=access.workspace)
+
+
 def get_inbox_settings(session: Session, *, workspace: Workspace) -> InboxSettings:
     """The workspace's settings (defaults, not stored, until someone saves them)."""
     found = session.scalars(

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import importlib.util
 import itertools
 import math
-import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -35,14 +33,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_MAX_CONNECTIONS = 512
 #: Connection pools the connections are spread over (see :class:`ShardedTransport`).
 DEFAULT_POOLS = 16
-
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore 1.0 tries ``import sniffio`` several times per request. Without sniffio
-    # (anyio 4 no longer installs it) each failed import walks every sys.path entry
-    # again: measured at ~1.5 ms of CPU per publish, a third of the worker's cost. A None
-    # entry makes the import fail at once, which is all httpcore wants to know.
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
-
 
 class ShardedTransport(httpx.AsyncBaseTransport):
     """Requests spread in turn over ``pools`` connection pools that share one SSL context.

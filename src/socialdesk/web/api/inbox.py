@@ -728,7 +728,7 @@ def list_sync_statuses(session: SessionDep, access: WorkspaceAccessDep) -> list[
 
 @router.get("/settings")
 def get_settings(session: SessionDep, access: WorkspaceAccessDep) -> InboxSettingsPublic:
-    return InboxSettingsPublic.of(sla.get_inbox_settings(session, workspace=access.workspace))
+    return InboxSettingsPublic.of(sla.read_inbox_settings(session, access=access))
 
 
 @router.put("/settings")
