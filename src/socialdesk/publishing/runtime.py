@@ -34,6 +34,7 @@ DEFAULT_MAX_CONNECTIONS = 512
 #: Connection pools the connections are spread over (see :class:`ShardedTransport`).
 DEFAULT_POOLS = 16
 
+
 class ShardedTransport(httpx.AsyncBaseTransport):
     """Requests spread in turn over ``pools`` connection pools that share one SSL context.
 
