@@ -541,8 +541,7 @@ def _clean(text: str, *, field: str, required: bool, what: str) -> str:
 
 
 def _check_not_started(post: Post) -> None:
-    started = [d for d in post.deliveries if d.state not in (dl.PENDING, dl.HELD) or d.attempts]
-    if started:
+    if posts.has_started(post):
         raise Conflict("part of this post has gone out already; it cannot be reviewed again")
 
 

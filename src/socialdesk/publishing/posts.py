@@ -321,10 +321,7 @@ def revise_post(
     a member whose posts need approval sends it for approval.
     """
     require_write(access)
-    if post.status not in EDITABLE:
-        raise Conflict(f"a {post.status.replace('_', ' ')} post cannot be edited")
-    if any(d.state not in (dl.PENDING, dl.HELD) or d.attempts for d in post.deliveries):
-        raise Conflict("part of this post is going out or has gone out; it cannot be edited")
+    check_editable(post)
     if post.recurrence_rule is not None or (draft.recurrence or "").strip():
         raise ValidationError(
             "a repeating post cannot be edited here; cancel the series and create it again",
@@ -421,6 +418,24 @@ def list_posts(
 EDITABLE = ("draft", "in_review", "approved", "scheduled")
 
 
+def has_started(post: Post) -> bool:
+    """Whether a copy of the post is going out, has gone out, or was tried."""
+    return any(d.state not in (dl.PENDING, dl.HELD) or d.attempts for d in post.deliveries)
+
+
+def check_editable(post: Post) -> None:
+    """A Conflict saying why, unless the post can still be changed."""
+    if post.status not in EDITABLE:
+        raise Conflict(f"a {post.status.replace('_', ' ')} post cannot be edited")
+    if has_started(post):
+        raise Conflict("part of this post is going out or has gone out; it cannot be edited")
+
+
+def can_revise(post: Post) -> bool:
+    """Whether the composer can open this post to edit it (a series is changed as a whole)."""
+    return post.status in EDITABLE and not has_started(post) and post.recurrence_rule is None
+
+
 def update_post(
     session: Session,
     *,
@@ -440,10 +455,7 @@ def update_post(
     back to review.
     """
     require_write(access)
-    if post.status not in EDITABLE:
-        raise Conflict(f"a {post.status.replace('_', ' ')} post cannot be edited")
-    if any(d.state not in (dl.PENDING, dl.HELD) or d.attempts for d in post.deliveries):
-        raise Conflict("part of this post is going out or has gone out; it cannot be edited")
+    check_editable(post)
     new_text = post.text if text is None else text
     current = {d.channel_id: d for d in post.deliveries}
     wanted = list(dict.fromkeys(channel_ids)) if channel_ids is not None else list(current)

@@ -234,8 +234,7 @@ def _post_page(
 def _edit_url(view: WorkspaceView, post: Post) -> str | None:
     """The composer with this post in it, while the viewer may change it and none went out."""
     writes = view.can(Permission.POSTS_WRITE) or view.can(Permission.CAMPAIGN_POSTS_WRITE)
-    started = any(d.state not in ("pending", "held") or d.attempts for d in post.deliveries)
-    if not writes or started or post.status not in posts.EDITABLE or post.recurrence_rule:
+    if not writes or not posts.can_revise(post):
         return None
     return f"/w/{view.workspace.id}/compose?post={post.id}"
 
