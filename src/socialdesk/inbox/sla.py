@@ -365,15 +365,18 @@ class OverdueChecker:
             self._send_email(emails, overdue)
 
     def _notify(self, session: Session, overdue: list[_Overdue]) -> None:
+        # Who works each workspace's inbox, read once per workspace, not per conversation.
+        workers: dict[uuid.UUID, list[uuid.UUID]] = {}
         for found in overdue:
-            workers = notifications.member_ids(
-                session, workspace_id=found.workspace_id, roles=_WORKERS
-            )
+            if found.workspace_id not in workers:
+                workers[found.workspace_id] = notifications.member_ids(
+                    session, workspace_id=found.workspace_id, roles=_WORKERS
+                )
             what = "first response" if found.target == "first_response" else "resolution"
             notifications.notify(
                 session,
                 workspace_id=found.workspace_id,
-                user_ids=[found.assignee_id] if found.assignee_id else workers,
+                user_ids=[found.assignee_id] if found.assignee_id else workers[found.workspace_id],
                 kind="inbox_overdue",
                 title=f"Overdue {what} (target {found.minutes} min):"
                 f" {found.subject or 'conversation'}",
