@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from socialdesk.accounts.roles import Permission, Role, require
 from socialdesk.accounts.workspaces import Access
+from socialdesk.connectors.registry import connector_class
 from socialdesk.errors import NotFound, ValidationError
 from socialdesk.storage.tables import Channel, Delivery, Membership, Notification, User
 from socialdesk.storage.types import utcnow
@@ -297,6 +298,7 @@ def delivery_trouble(session: Session, *, delivery: Delivery) -> list[Notificati
 
 def delivery_failed(session: Session, *, delivery: Delivery) -> list[Notification]:
     channel = delivery.channel
+    network = connector_class(channel.network).display_name
     post = delivery.post
     fixers = member_ids(session, workspace_id=delivery.workspace_id, roles=_FIXERS)
     members = set(member_ids(session, workspace_id=delivery.workspace_id))
@@ -306,7 +308,7 @@ def delivery_failed(session: Session, *, delivery: Delivery) -> list[Notificatio
         workspace_id=delivery.workspace_id,
         user_ids=[*fixers, author],
         kind="delivery_failed",
-        title=f"A post failed on {channel.network.capitalize()} ({channel.handle})",
+        title=f"A post failed on {network} ({channel.handle})",
         body=f"{delivery.last_error or 'The network refused it.'} — “{excerpt(delivery.text, 80)}”",
         link=f"/w/{delivery.workspace_id}/failures",
     )
@@ -314,7 +316,7 @@ def delivery_failed(session: Session, *, delivery: Delivery) -> list[Notificatio
 
 def channel_needs_reconnect(session: Session, *, channel: Channel) -> list[Notification]:
     """Once per episode: nothing new if this channel's members were told since it broke."""
-    title = f"Reconnect {channel.network.capitalize()} {channel.handle}"
+    title = f"Reconnect {connector_class(channel.network).display_name} {channel.handle}"
     already = session.scalar(
         select(func.count())
         .select_from(Notification)

@@ -118,11 +118,12 @@ def _check_reply_text(channel: Channel, text: str) -> str:
     text = text.strip()
     if not text:
         raise ValidationError("write the reply", field="text")
-    rules = connector_class(channel.network).text_rules
+    connector = connector_class(channel.network)
+    rules = connector.text_rules
     length = measure(text, rules)
     if length > rules.max_length:
         raise ValidationError(
-            f"the reply is {length} characters long; {channel.network.capitalize()} allows"
+            f"the reply is {length} characters long; {connector.display_name} allows"
             f" {rules.max_length}",
             field="text",
         )
@@ -146,10 +147,10 @@ def request_action(
         raise ValidationError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
     item = _target_item(session, conversation=conversation, item_id=item_id)
     channel = session.get_one(Channel, conversation.channel_id)
-    supported = connector_class(channel.network).inbox_actions
-    if _NEEDS[action] not in supported:
+    connector = connector_class(channel.network)
+    if _NEEDS[action] not in connector.inbox_actions:
         raise ValidationError(
-            f"socialdesk cannot {action} items on {channel.network.capitalize()}", field="action"
+            f"socialdesk cannot {action} items on {connector.display_name}", field="action"
         )
     if action == "reply":
         text = _check_reply_text(channel, text)
